@@ -1,0 +1,73 @@
+using Serverless.Core.Naming;
+using Serverless.Core.Protocol;
+using Serverless.Core.Scoring;
+
+namespace Serverless.Core.Registry;
+
+/// <summary>
+/// The registry as the v2 API sees it: names checked, versions resolved, and the metadata and
+/// readiness answers. Shared by the router (which answers these itself) and the shards.
+/// </summary>
+public sealed class ModelCatalog
+{
+    private readonly ModelRegistry _registry;
+
+    public ModelCatalog(ModelRegistry registry)
+    {
+        _registry = registry;
+    }
+
+    /// <summary>Resolves a version or throws a 400/404 <see cref="ScoringException"/> saying why.</summary>
+    public async ValueTask<ModelVersionEntity> ResolveAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
+    {
+        var error = ModelNames.CheckTenant(tenant) ?? ModelNames.CheckModel(model) ?? (version is null ? null : ModelNames.CheckVersion(version));
+        if (error is not null)
+        {
+            throw new ScoringException(error);
+        }
+
+        var entry = await _registry.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            throw new ScoringException(404, version is null ? $"model '{model}' not found" : $"model '{model}' has no version '{version}'");
+        }
+
+        return entry.State switch
+        {
+            ModelStates.Ready => entry,
+            ModelStates.Retired => throw new ScoringException(404, $"model '{model}' version '{entry.Version}' was retired"),
+            _ => throw new ScoringException(404, $"model '{model}' version '{entry.Version}' is not servable: {entry.State}: {entry.Error}"),
+        };
+    }
+
+    /// <summary>The v2 metadata of a model version (the version named, or the default one).</summary>
+    public async Task<ScoringResult> MetadataAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var entry = await ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+            var rows = await _registry.GetRowsAsync(tenant, model, cancellationToken).ConfigureAwait(false);
+            var versions = version is null ? ModelRegistry.ReadyVersions(rows) : [entry.Version];
+            var metadata = new ModelMetadataResponse(model, versions, ModelMetadataResponse.OnnxPlatform, ModelRegistry.ParseTensors(entry.Inputs), ModelRegistry.ParseTensors(entry.Outputs));
+            return new ScoringResult(200, JsonBodies.Metadata(metadata), entry.Version);
+        }
+        catch (ScoringException e)
+        {
+            return new ScoringResult(e.StatusCode, JsonBodies.Error(e.Message), version);
+        }
+    }
+
+    /// <summary>Whether a model version can be served: registered and Ready.</summary>
+    public async Task<ScoringResult> ReadyAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var entry = await ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+            return new ScoringResult(200, JsonBodies.ModelReady(new ModelReadyResponse(model, entry.Version, true)), entry.Version);
+        }
+        catch (ScoringException e)
+        {
+            return new ScoringResult(e.StatusCode, JsonBodies.Error(e.Message), version);
+        }
+    }
+}

@@ -1,0 +1,187 @@
+using System.Text.Json;
+using Microsoft.Extensions.Caching.Memory;
+using Serverless.Core.Naming;
+using Serverless.Core.Protocol;
+using Serverless.Core.Storage;
+
+namespace Serverless.Core.Registry;
+
+/// <summary>
+/// The model registry in Table <c>models</c>. Reads of a model's rows are cached for a moment so the
+/// request path makes at most one storage call per model per <see cref="CacheDuration"/>.
+/// </summary>
+public sealed class ModelRegistry
+{
+    public const string ProductionAlias = "production";
+    public const string LatestAlias = "latest";
+    private static readonly TimeSpan CacheDuration = TimeSpan.FromSeconds(2);
+    private readonly StorageClients _storage;
+    private readonly IMemoryCache _cache;
+
+    public ModelRegistry(StorageClients storage, IMemoryCache cache)
+    {
+        _storage = storage;
+        _cache = cache;
+    }
+
+    /// <summary>All rows (versions and aliases) of one model, possibly a moment old.</summary>
+    public async ValueTask<IReadOnlyList<ModelVersionEntity>> GetRowsAsync(string tenant, string model, CancellationToken cancellationToken)
+    {
+        var key = ModelNames.ModelKey(tenant, model);
+        if (_cache.TryGetValue("registry:" + key, out IReadOnlyList<ModelVersionEntity>? cached) && cached is not null)
+        {
+            return cached;
+        }
+
+        var rows = new List<ModelVersionEntity>();
+        await foreach (var row in _storage.ModelsTable.QueryAsync<ModelVersionEntity>(e => e.PartitionKey == key, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(row);
+        }
+
+        _cache.Set("registry:" + key, (IReadOnlyList<ModelVersionEntity>)rows, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheDuration, Size = 1 });
+        return rows;
+    }
+
+    /// <summary>
+    /// The version a request means: the one named, else the <c>production</c> alias, else the highest
+    /// Ready version. Null when there is none (the caller answers 404).
+    /// </summary>
+    public async ValueTask<ModelVersionEntity?> ResolveAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
+    {
+        var rows = await GetRowsAsync(tenant, model, cancellationToken).ConfigureAwait(false);
+        if (version is null)
+        {
+            version = FindAlias(rows, ProductionAlias) ?? HighestReady(rows);
+            if (version is null)
+            {
+                return null;
+            }
+        }
+
+        foreach (var row in rows)
+        {
+            if (!row.IsAlias && row.RowKey == version)
+            {
+                return row;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Reads one version row straight from storage (no cache).</summary>
+    public async Task<ModelVersionEntity?> GetAsync(string tenant, string model, string version, CancellationToken cancellationToken)
+    {
+        var response = await _storage.ModelsTable.GetEntityIfExistsAsync<ModelVersionEntity>(ModelNames.ModelKey(tenant, model), version, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return response.HasValue ? response.Value : null;
+    }
+
+    /// <summary>Writes a version row (insert or replace).</summary>
+    public async Task UpsertAsync(ModelVersionEntity entity, CancellationToken cancellationToken)
+    {
+        await _storage.ModelsTable.UpsertEntityAsync(entity, Azure.Data.Tables.TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+        _cache.Remove("registry:" + entity.PartitionKey);
+    }
+
+    /// <summary>Points an alias at a version; the version must exist and be Ready.</summary>
+    public async Task SetAliasAsync(string tenant, string model, string alias, string version, CancellationToken cancellationToken)
+    {
+        var target = await GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+        if (target is null || target.State != ModelStates.Ready)
+        {
+            throw new InvalidOperationException($"model '{model}' has no Ready version '{version}' to point alias '{alias}' at");
+        }
+
+        var row = new ModelVersionEntity
+        {
+            PartitionKey = ModelNames.ModelKey(tenant, model),
+            RowKey = ModelVersionEntity.AliasPrefix + alias,
+            Tenant = tenant,
+            Model = model,
+            Version = version,
+            State = ModelStates.Ready,
+            PublishedAt = DateTimeOffset.UtcNow,
+        };
+        try
+        {
+            await _storage.ModelsTable.UpsertEntityAsync(row, Azure.Data.Tables.TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _cache.Remove("registry:" + row.PartitionKey);
+        }
+    }
+
+    /// <summary>Lists every version row (not aliases), of one tenant or of all.</summary>
+    public async Task<IReadOnlyList<ModelVersionEntity>> ListAsync(string? tenant, CancellationToken cancellationToken)
+    {
+        var rows = new List<ModelVersionEntity>();
+        var query = tenant is null
+            ? _storage.ModelsTable.QueryAsync<ModelVersionEntity>(cancellationToken: cancellationToken)
+            : _storage.ModelsTable.QueryAsync<ModelVersionEntity>(e => e.Tenant == tenant, cancellationToken: cancellationToken);
+        await foreach (var row in query.ConfigureAwait(false))
+        {
+            if (!row.IsAlias)
+            {
+                rows.Add(row);
+            }
+        }
+
+        rows.Sort(static (a, b) =>
+        {
+            var c = string.CompareOrdinal(a.PartitionKey, b.PartitionKey);
+            return c != 0 ? c : ModelVersion.Compare(a.Version, b.Version);
+        });
+        return rows;
+    }
+
+    /// <summary>The versions of a model that are Ready, highest first.</summary>
+    public static List<string> ReadyVersions(IReadOnlyList<ModelVersionEntity> rows)
+    {
+        var versions = new List<string>();
+        foreach (var row in rows)
+        {
+            if (!row.IsAlias && row.State == ModelStates.Ready)
+            {
+                versions.Add(row.RowKey);
+            }
+        }
+
+        versions.Sort(static (a, b) => ModelVersion.Compare(b, a));
+        return versions;
+    }
+
+    public static TensorMetadata[] ParseTensors(string json) =>
+        JsonSerializer.Deserialize(json, CoreJsonContext.Default.TensorMetadataArray) ?? [];
+
+    public static string FormatTensors(TensorMetadata[] tensors) =>
+        JsonSerializer.Serialize(tensors, CoreJsonContext.Default.TensorMetadataArray);
+
+    private static string? FindAlias(IReadOnlyList<ModelVersionEntity> rows, string alias)
+    {
+        foreach (var row in rows)
+        {
+            if (row.IsAlias && row.RowKey.AsSpan(1).SequenceEqual(alias))
+            {
+                return row.Version;
+            }
+        }
+
+        return null;
+    }
+
+    private static string? HighestReady(IReadOnlyList<ModelVersionEntity> rows)
+    {
+        string? best = null;
+        foreach (var row in rows)
+        {
+            if (!row.IsAlias && row.State == ModelStates.Ready && (best is null || ModelVersion.Compare(row.RowKey, best) > 0))
+            {
+                best = row.RowKey;
+            }
+        }
+
+        return best;
+    }
+}

@@ -1,0 +1,53 @@
+using Azure;
+using Azure.Data.Tables;
+
+namespace Serverless.Core.Registry;
+
+/// <summary>
+/// A row of Table <c>models</c>: PK <c>{tenant}~{model}</c>; RK a version, or <c>@alias</c> for an
+/// alias whose <see cref="Version"/> names the version it points at.
+/// </summary>
+public sealed class ModelVersionEntity : ITableEntity
+{
+    public const string AliasPrefix = "@";
+
+    public string PartitionKey { get; set; } = "";
+
+    public string RowKey { get; set; } = "";
+
+    public DateTimeOffset? Timestamp { get; set; }
+
+    public ETag ETag { get; set; }
+
+    public string Tenant { get; set; } = "";
+
+    public string Model { get; set; } = "";
+
+    public string Version { get; set; } = "";
+
+    public string State { get; set; } = "";
+
+    /// <summary>Why the version was rejected; empty otherwise.</summary>
+    public string Error { get; set; } = "";
+
+    public long SizeBytes { get; set; }
+
+    /// <summary>SHA-256 of the served bytes (hex), which is also part of their immutable blob name.</summary>
+    public string Sha256 { get; set; } = "";
+
+    /// <summary>Name of the served bytes in container <c>models</c>.</summary>
+    public string BlobName { get; set; } = "";
+
+    /// <summary>Inputs as JSON (<see cref="TensorMetadata"/>[]).</summary>
+    public string Inputs { get; set; } = "[]";
+
+    /// <summary>Outputs as JSON (<see cref="TensorMetadata"/>[]).</summary>
+    public string Outputs { get; set; } = "[]";
+
+    /// <summary>The shard pool that serves it: <c>cpu</c> or <c>gpu</c>.</summary>
+    public string Pool { get; set; } = "cpu";
+
+    public DateTimeOffset PublishedAt { get; set; }
+
+    public bool IsAlias => RowKey.StartsWith(AliasPrefix, StringComparison.Ordinal);
+}

@@ -1,0 +1,22 @@
+using System.ComponentModel.DataAnnotations;
+using Serverless.Core.Protocol;
+
+namespace Serverless.Core.Routing;
+
+/// <summary>Settings of the router app (section <c>Router</c>).</summary>
+public sealed class RouterOptions
+{
+    public const string SectionName = "Router";
+
+    /// <summary>The largest request body accepted; larger ones get 413.</summary>
+    [Range(1024, 1L << 31)]
+    public long MaxBodyBytes { get; set; } = RequestBody.DefaultLimitBytes;
+
+    /// <summary>How long one forward to a shard may take before the next replica is tried.</summary>
+    [Range(1, 600)]
+    public int ForwardTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>How long a connection attempt to a shard may take.</summary>
+    [Range(1, 60)]
+    public int ConnectTimeoutSeconds { get; set; } = 2;
+}

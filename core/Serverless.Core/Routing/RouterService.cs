@@ -1,0 +1,193 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Serverless.Core.Naming;
+using Serverless.Core.Placement;
+using Serverless.Core.Protocol;
+using Serverless.Core.Registry;
+using Serverless.Core.Scoring;
+using Serverless.Core.Sharding;
+using Serverless.Core.Tenancy;
+
+namespace Serverless.Core.Routing;
+
+/// <summary>
+/// The public v2 API: authenticates the tenant, resolves the version, finds the model's replicas
+/// (rendezvous hashing inside the tenant's shuffle shard, placement rows overriding) and forwards the
+/// request body as bytes to one, trying the next when one cannot be reached or answers 503.
+/// </summary>
+public sealed partial class RouterService
+{
+    public const string HttpClientName = "shards";
+    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
+    private readonly TenantStore _tenants;
+    private readonly ModelCatalog _catalog;
+    private readonly PlacementStore _placements;
+    private readonly ShardDirectory _shards;
+    private readonly IHttpClientFactory _httpClientFactory;
+    private readonly RouterOptions _options;
+    private readonly ILogger<RouterService> _logger;
+
+    public RouterService(TenantStore tenants, ModelCatalog catalog, PlacementStore placements, ShardDirectory shards, IHttpClientFactory httpClientFactory, IOptions<RouterOptions> options, ILogger<RouterService> logger)
+    {
+        _tenants = tenants;
+        _catalog = catalog;
+        _placements = placements;
+        _shards = shards;
+        _httpClientFactory = httpClientFactory;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    public long MaxBodyBytes => _options.MaxBodyBytes;
+
+    /// <summary>The tenant of an API key, or null (the caller answers 401).</summary>
+    public ValueTask<Tenant?> AuthenticateAsync(string? apiKey, CancellationToken cancellationToken) =>
+        _tenants.AuthenticateAsync(apiKey, cancellationToken);
+
+    public static RoutedResponse Unauthorized() =>
+        new(401, JsonBodies.Error("missing or invalid API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'"));
+
+    public async Task<RoutedResponse> MetadataAsync(Tenant tenant, string model, string? version, CancellationToken cancellationToken) =>
+        ToRouted(await _catalog.MetadataAsync(tenant.Name, model, version, cancellationToken).ConfigureAwait(false));
+
+    public async Task<RoutedResponse> ReadyAsync(Tenant tenant, string model, string? version, CancellationToken cancellationToken) =>
+        ToRouted(await _catalog.ReadyAsync(tenant.Name, model, version, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Forwards an inference request to one of the model's replicas.</summary>
+    public async Task<RoutedResponse> InferAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        ModelVersionEntity entry;
+        try
+        {
+            entry = await _catalog.ResolveAsync(tenant.Name, model, version, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ScoringException e)
+        {
+            return new RoutedResponse(e.StatusCode, JsonBodies.Error(e.Message), version);
+        }
+
+        var replicas = await FindReplicasAsync(tenant, entry, cancellationToken).ConfigureAwait(false);
+        if (replicas.Count == 0)
+        {
+            return new RoutedResponse(503, JsonBodies.Error($"no shard of pool '{entry.Pool}' is available for model '{model}'"), entry.Version, RetryAfterSeconds: 1);
+        }
+
+        // Spread load over the replicas; the others are the fallbacks, in order.
+        var start = replicas.Count == 1 ? 0 : Random.Shared.Next(replicas.Count);
+        string? lastFailure = null;
+        for (var attempt = 0; attempt < replicas.Count; attempt++)
+        {
+            var shard = replicas[(start + attempt) % replicas.Count];
+            var (response, failure) = await ForwardAsync(shard, tenant.Name, model, entry.Version, body, cancellationToken).ConfigureAwait(false);
+            if (response is not null)
+            {
+                return response;
+            }
+
+            lastFailure = failure;
+            LogReplicaFailed(shard.Id, model, failure ?? "");
+        }
+
+        return new RoutedResponse(503, JsonBodies.Error($"no replica of model '{model}' answered ({replicas.Count} tried; last: {lastFailure})"), entry.Version, RetryAfterSeconds: 1);
+    }
+
+    /// <summary>The model's replicas in preference order (primary first), live shards only.</summary>
+    public async ValueTask<IReadOnlyList<ShardInfo>> FindReplicasAsync(Tenant tenant, ModelVersionEntity entry, CancellationToken cancellationToken)
+    {
+        var live = await _shards.GetLiveAsync(entry.Pool, cancellationToken).ConfigureAwait(false);
+        if (live.Count == 0)
+        {
+            return [];
+        }
+
+        var placement = await _placements.GetAsync(tenant.Name, entry.Model, cancellationToken).ConfigureAwait(false);
+        var result = new List<ShardInfo>();
+        if (placement is not null && !string.IsNullOrEmpty(placement.Shards))
+        {
+            foreach (var id in placement.Shards.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (Find(live, id) is { } pinned)
+                {
+                    result.Add(pinned);
+                }
+            }
+
+            if (result.Count > 0)
+            {
+                return result;
+            }
+        }
+
+        var ids = new string[live.Count];
+        for (var i = 0; i < live.Count; i++)
+        {
+            ids[i] = live[i].Id;
+        }
+
+        var replicas = placement is { Replicas: > 0 } ? placement.Replicas : PlacementDefaults.Replicas;
+        foreach (var id in RendezvousPlacement.SelectReplicas(tenant.Name, ModelNames.ModelKey(tenant.Name, entry.Model), ids, tenant.ShuffleShardSize, replicas))
+        {
+            result.Add(Find(live, id)!);
+        }
+
+        return result;
+    }
+
+    private async Task<(RoutedResponse? Response, string? Failure)> ForwardAsync(ShardInfo shard, string tenant, string model, string version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        var client = _httpClientFactory.CreateClient(HttpClientName);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(shard.BaseUrl, $"v2/models/{model}/versions/{version}/infer"));
+        request.Headers.TryAddWithoutValidation(ShardHeaders.Tenant, tenant);
+        request.Content = new ReadOnlyMemoryContent(body);
+        request.Content.Headers.ContentType = JsonContentType;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(_options.ForwardTimeoutSeconds));
+        try
+        {
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                return (null, $"{shard.Id} answered 503");
+            }
+
+            var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
+            return (new RoutedResponse(
+                (int)response.StatusCode,
+                bytes,
+                Header(response, ShardHeaders.ModelVersion) ?? version,
+                Header(response, ShardHeaders.ServedBy) ?? shard.Id,
+                Header(response, ShardHeaders.Cache)), null);
+        }
+        catch (HttpRequestException e)
+        {
+            return (null, $"{shard.Id}: {e.Message}");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (null, $"{shard.Id} did not answer within {_options.ForwardTimeoutSeconds} s");
+        }
+    }
+
+    private static string? Header(HttpResponseMessage response, string name) =>
+        response.Headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
+
+    private static ShardInfo? Find(IReadOnlyList<ShardInfo> shards, string id)
+    {
+        foreach (var shard in shards)
+        {
+            if (shard.Id == id)
+            {
+                return shard;
+            }
+        }
+
+        return null;
+    }
+
+    private static RoutedResponse ToRouted(ScoringResult result) => new(result.StatusCode, result.Body, result.ModelVersion);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ShardId} failed for model {Model}: {Failure}; trying the next")]
+    private partial void LogReplicaFailed(string shardId, string model, string failure);
+}

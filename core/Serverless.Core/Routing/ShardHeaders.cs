@@ -1,0 +1,19 @@
+namespace Serverless.Core.Routing;
+
+/// <summary>The headers between router, shards and clients.</summary>
+public static class ShardHeaders
+{
+    /// <summary>Router → shard: the authenticated tenant.</summary>
+    public const string Tenant = "x-serverless-tenant";
+
+    /// <summary>Answer: the version that served the request.</summary>
+    public const string ModelVersion = "x-model-version";
+
+    /// <summary>Answer: the shard id that ran the model.</summary>
+    public const string ServedBy = "x-served-by";
+
+    /// <summary>Answer: <c>hit</c> when the session was resident, <c>miss</c> when it was loaded.</summary>
+    public const string Cache = "x-cache";
+
+    public const string ApiKey = "x-api-key";
+}

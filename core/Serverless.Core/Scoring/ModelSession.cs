@@ -1,0 +1,104 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Serverless.Core.Registry;
+
+namespace Serverless.Core.Scoring;
+
+/// <summary>
+/// A loaded ONNX Runtime session and what the codec needs to know of it. Reference counted: the cache
+/// holds one reference and every running request one more, so an evicted session is disposed only
+/// after its last run.
+/// </summary>
+public sealed class ModelSession
+{
+    private readonly InferenceSession _session;
+    private int _references = 1;
+
+    public ModelSession(string model, string version, InferenceSession session, long sizeBytes)
+    {
+        Model = model;
+        Version = version;
+        _session = session;
+        SizeBytes = sizeBytes;
+        Inputs = Describe(session.InputMetadata);
+        Outputs = Describe(session.OutputMetadata);
+        OutputNames = new string[Outputs.Length];
+        for (var i = 0; i < Outputs.Length; i++)
+        {
+            OutputNames[i] = Outputs[i].Name;
+        }
+    }
+
+    public string Model { get; }
+
+    public string Version { get; }
+
+    /// <summary>The bytes this session is charged for in the cache.</summary>
+    public long SizeBytes { get; }
+
+    public SessionTensor[] Inputs { get; }
+
+    public SessionTensor[] Outputs { get; }
+
+    public string[] OutputNames { get; }
+
+    internal InferenceSession Session => _session;
+
+    /// <summary>True when this session has been disposed (test hook for lease safety).</summary>
+    public bool IsDisposed => Volatile.Read(ref _references) <= 0;
+
+    /// <summary>Takes a reference unless the session is already being disposed.</summary>
+    public bool TryAcquire()
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref _references);
+            if (current <= 0)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _references, current + 1, current) == current)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Drops a reference; the last one disposes the native session.</summary>
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
+        {
+            _session.Dispose();
+        }
+    }
+
+    /// <summary>The v2 description of the session's inputs or outputs.</summary>
+    public static TensorMetadata[] ToMetadata(SessionTensor[] tensors)
+    {
+        var result = new TensorMetadata[tensors.Length];
+        for (var i = 0; i < tensors.Length; i++)
+        {
+            result[i] = tensors[i].ToMetadata();
+        }
+
+        return result;
+    }
+
+    private static SessionTensor[] Describe(IReadOnlyDictionary<string, NodeMetadata> metadata)
+    {
+        var result = new SessionTensor[metadata.Count];
+        var i = 0;
+        foreach (var (name, node) in metadata)
+        {
+            result[i++] = new SessionTensor(
+                name,
+                node.OnnxValueType,
+                node.IsTensor ? node.ElementDataType : TensorElementType.DataTypeMax,
+                node.IsTensor ? Array.ConvertAll(node.Dimensions, d => (long)d) : []);
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,90 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+using Serverless.Core.Protocol;
+using Serverless.Core.Registry;
+
+namespace Serverless.Core.Scoring;
+
+/// <summary>
+/// The shard's v2 endpoints: resolve the version in the registry, lease the session from the cache
+/// (loading it once on a miss), decode, run, encode. Bad input is a 4xx naming the problem; a failing
+/// model is a 500 with the reason; neither harms the process.
+/// </summary>
+public sealed partial class ScoringService
+{
+    private readonly ModelCatalog _catalog;
+    private readonly SessionCache _cache;
+    private readonly ModelLoader _loader;
+    private readonly ILogger<ScoringService> _logger;
+    private readonly Histogram<double> _latency;
+
+    public ScoringService(ModelCatalog catalog, SessionCache cache, ModelLoader loader, ILogger<ScoringService> logger, IMeterFactory meterFactory)
+    {
+        _catalog = catalog;
+        _cache = cache;
+        _loader = loader;
+        _logger = logger;
+        _latency = meterFactory.Create("Serverless.Shard").CreateHistogram<double>("serverless.infer.duration", "ms");
+    }
+
+    /// <summary>Runs one v2 inference request for a tenant's model.</summary>
+    public async Task<ScoringResult> InferAsync(string tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var entry = await _catalog.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+            var request = InferenceRequestParser.Parse(body);
+            using var lease = await _cache.AcquireAsync(CacheKey(entry), ct => _loader.LoadAsync(entry, ct), cancellationToken).ConfigureAwait(false);
+            var session = lease.Session;
+            var outputNames = TensorCodec.SelectOutputs(session, request);
+            var inputs = TensorCodec.CreateInputs(session, request, out var inputNames);
+            try
+            {
+                using var runOptions = new RunOptions();
+                using var outputs = Run(session, runOptions, inputNames, inputs, outputNames);
+                var buffer = new ArrayBufferWriter<byte>(256);
+                TensorCodec.WriteResponse(buffer, model, entry.Version, request.Id, outputNames, outputs);
+                return new ScoringResult(200, buffer.WrittenSpan.ToArray(), entry.Version, lease.CacheHit);
+            }
+            finally
+            {
+                foreach (var input in inputs)
+                {
+                    input.Dispose();
+                }
+            }
+        }
+        catch (ScoringException e)
+        {
+            return new ScoringResult(e.StatusCode, JsonBodies.Error(e.Message), version);
+        }
+        finally
+        {
+            _latency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    private IDisposableReadOnlyCollection<OrtValue> Run(ModelSession session, RunOptions runOptions, string[] inputNames, OrtValue[] inputs, string[] outputNames)
+    {
+        try
+        {
+            return session.Session.Run(runOptions, inputNames, inputs, outputNames);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            // Shapes and types were checked, so this is the model failing on valid input (e.g. a
+            // dimension it cannot broadcast): a 500 naming the reason, and the process lives on.
+            LogRunFailed(e, session.Model, session.Version);
+            throw new ScoringException(500, $"model '{session.Model}' failed to run: {e.Message}");
+        }
+    }
+
+    private static string CacheKey(ModelVersionEntity entry) => string.Concat(entry.PartitionKey, "/", entry.Version, "/", entry.Sha256);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Model {Model} version {Version} failed to run")]
+    private partial void LogRunFailed(Exception exception, string model, string version);
+}

@@ -1,0 +1,297 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Serverless.Core.Scoring;
+
+/// <summary>
+/// Turns decoded v2 inputs into <see cref="OrtValue"/>s (checked against the session's inputs) and
+/// writes a session's outputs as a v2 answer with <see cref="Utf8JsonWriter"/>, straight from their spans.
+/// </summary>
+public static class TensorCodec
+{
+    /// <summary>
+    /// Checks the request's inputs against the model's and wraps them in <see cref="OrtValue"/>s, in the
+    /// model's input order. The caller disposes the values.
+    /// </summary>
+    public static OrtValue[] CreateInputs(ModelSession session, InferenceRequest request, out string[] inputNames)
+    {
+        var modelInputs = session.Inputs;
+        foreach (var given in request.Inputs)
+        {
+            if (Find(modelInputs, given.Name) is null)
+            {
+                throw new ScoringException($"model '{session.Model}' has no input '{given.Name}'; its inputs are: {Names(modelInputs)}");
+            }
+        }
+
+        inputNames = new string[modelInputs.Length];
+        var values = new OrtValue[modelInputs.Length];
+        var created = 0;
+        try
+        {
+            for (var i = 0; i < modelInputs.Length; i++)
+            {
+                var expected = modelInputs[i];
+                var given = Find(request.Inputs, expected.Name)
+                    ?? throw new ScoringException($"input '{expected.Name}' is missing; model '{session.Model}' needs: {Names(modelInputs)}");
+                Check(expected, given);
+                inputNames[i] = expected.Name;
+                values[i] = CreateValue(given);
+                created++;
+            }
+
+            return values;
+        }
+        catch
+        {
+            for (var i = 0; i < created; i++)
+            {
+                values[i].Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>The output names to run: the request's <c>outputs</c> filter, checked, or all of them.</summary>
+    public static string[] SelectOutputs(ModelSession session, InferenceRequest request)
+    {
+        if (request.RequestedOutputs is null)
+        {
+            return session.OutputNames;
+        }
+
+        var names = new string[request.RequestedOutputs.Count];
+        for (var i = 0; i < names.Length; i++)
+        {
+            var name = request.RequestedOutputs[i];
+            if (Find(session.Outputs, name) is null)
+            {
+                throw new ScoringException($"model '{session.Model}' has no output '{name}'; its outputs are: {Names(session.Outputs)}");
+            }
+
+            names[i] = name;
+        }
+
+        return names;
+    }
+
+    /// <summary>Writes the v2 answer for the outputs of one run.</summary>
+    public static void WriteResponse(IBufferWriter<byte> buffer, string model, string version, string? id, string[] outputNames, IReadOnlyList<OrtValue> outputs)
+    {
+        using var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
+        writer.WriteStartObject();
+        writer.WriteString("model_name"u8, model);
+        writer.WriteString("model_version"u8, version);
+        if (id is not null)
+        {
+            writer.WriteString("id"u8, id);
+        }
+
+        writer.WriteStartArray("outputs"u8);
+        for (var i = 0; i < outputs.Count; i++)
+        {
+            WriteOutput(writer, outputNames[i], outputs[i]);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    private static void Check(SessionTensor expected, InputTensor given)
+    {
+        if (expected.ValueType != OnnxValueType.ONNX_TYPE_TENSOR)
+        {
+            throw new ScoringException(501, $"input '{expected.Name}' is a {expected.Datatype}, which the v2 JSON protocol cannot carry");
+        }
+
+        if (expected.ElementType != given.ElementType)
+        {
+            throw new ScoringException($"input '{given.Name}' has datatype {TensorDatatypes.ToDatatype(given.ElementType)} but the model expects {expected.Datatype}");
+        }
+
+        if (expected.Shape.Length != given.Shape.Length)
+        {
+            throw new ScoringException($"input '{given.Name}' has shape [{string.Join(',', given.Shape)}] (rank {given.Shape.Length}) but the model expects [{string.Join(',', expected.Shape)}] (rank {expected.Shape.Length})");
+        }
+
+        for (var d = 0; d < expected.Shape.Length; d++)
+        {
+            if (expected.Shape[d] >= 0 && expected.Shape[d] != given.Shape[d])
+            {
+                throw new ScoringException($"input '{given.Name}' has shape [{string.Join(',', given.Shape)}] but the model expects [{string.Join(',', expected.Shape)}] (dimension {d} must be {expected.Shape[d]}; -1 means any)");
+            }
+        }
+    }
+
+    private static OrtValue CreateValue(InputTensor input) => input.Data switch
+    {
+        float[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
+        double[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
+        long[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
+        int[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
+        short[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
+        sbyte[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
+        byte[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
+        ulong[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
+        uint[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
+        ushort[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
+        bool[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
+        Float16[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
+        string[] a => CreateStringValue(a, input.Shape),
+        _ => throw new ScoringException($"input '{input.Name}' has an unsupported datatype"),
+    };
+
+    private static OrtValue CreateStringValue(string[] data, long[] shape)
+    {
+        var value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, shape);
+        try
+        {
+            for (var i = 0; i < data.Length; i++)
+            {
+                value.StringTensorSetElementAt(data[i].AsSpan(), i);
+            }
+
+            return value;
+        }
+        catch
+        {
+            value.Dispose();
+            throw;
+        }
+    }
+
+    private static void WriteOutput(Utf8JsonWriter writer, string name, OrtValue value)
+    {
+        if (value.OnnxType != OnnxValueType.ONNX_TYPE_TENSOR)
+        {
+            throw new ScoringException(501, $"output '{name}' is a {value.OnnxType}, not a tensor; the v2 JSON protocol carries tensors only (ask for the tensor outputs with \"outputs\")");
+        }
+
+        var info = value.GetTensorTypeAndShape();
+        var type = info.ElementDataType;
+        var datatype = TensorDatatypes.ToDatatype(type)
+            ?? throw new ScoringException(501, $"output '{name}' has element type {type}, which the v2 protocol cannot carry");
+        writer.WriteStartObject();
+        writer.WriteString("name"u8, name);
+        writer.WriteString("datatype"u8, datatype);
+        writer.WriteStartArray("shape"u8);
+        foreach (var d in info.Shape)
+        {
+            writer.WriteNumberValue(d);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteStartArray("data"u8);
+        switch (type)
+        {
+            case TensorElementType.Float:
+                foreach (var v in value.GetTensorDataAsSpan<float>()) WriteDouble(writer, v, isSingle: true);
+                break;
+            case TensorElementType.Double:
+                foreach (var v in value.GetTensorDataAsSpan<double>()) WriteDouble(writer, v, isSingle: false);
+                break;
+            case TensorElementType.Float16:
+                foreach (var v in value.GetTensorDataAsSpan<Float16>()) WriteDouble(writer, (float)BitConverter.UInt16BitsToHalf(v.value), isSingle: true);
+                break;
+            case TensorElementType.Int64:
+                foreach (var v in value.GetTensorDataAsSpan<long>()) writer.WriteNumberValue(v);
+                break;
+            case TensorElementType.Int32:
+                foreach (var v in value.GetTensorDataAsSpan<int>()) writer.WriteNumberValue(v);
+                break;
+            case TensorElementType.Int16:
+                foreach (var v in value.GetTensorDataAsSpan<short>()) writer.WriteNumberValue(v);
+                break;
+            case TensorElementType.Int8:
+                foreach (var v in value.GetTensorDataAsSpan<sbyte>()) writer.WriteNumberValue(v);
+                break;
+            case TensorElementType.UInt64:
+                foreach (var v in value.GetTensorDataAsSpan<ulong>()) writer.WriteNumberValue(v);
+                break;
+            case TensorElementType.UInt32:
+                foreach (var v in value.GetTensorDataAsSpan<uint>()) writer.WriteNumberValue(v);
+                break;
+            case TensorElementType.UInt16:
+                foreach (var v in value.GetTensorDataAsSpan<ushort>()) writer.WriteNumberValue(v);
+                break;
+            case TensorElementType.UInt8:
+                foreach (var v in value.GetTensorDataAsSpan<byte>()) writer.WriteNumberValue(v);
+                break;
+            case TensorElementType.Bool:
+                foreach (var v in value.GetTensorDataAsSpan<bool>()) writer.WriteBooleanValue(v);
+                break;
+            case TensorElementType.String:
+                var count = info.ElementCount;
+                for (var i = 0; i < count; i++)
+                {
+                    writer.WriteStringValue(value.GetStringElement(i));
+                }
+
+                break;
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    /// <summary>JSON has no NaN or infinities: they are written as the strings the parser accepts back.</summary>
+    private static void WriteDouble(Utf8JsonWriter writer, double v, bool isSingle)
+    {
+        if (double.IsFinite(v))
+        {
+            if (isSingle)
+            {
+                // Shortest round-trip form of the float, not of its widened double.
+                writer.WriteNumberValue((float)v);
+            }
+            else
+            {
+                writer.WriteNumberValue(v);
+            }
+        }
+        else
+        {
+            writer.WriteStringValue(double.IsNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+        }
+    }
+
+    private static SessionTensor? Find(SessionTensor[] tensors, string name)
+    {
+        foreach (var t in tensors)
+        {
+            if (t.Name == name)
+            {
+                return t;
+            }
+        }
+
+        return null;
+    }
+
+    private static InputTensor? Find(List<InputTensor> tensors, string name)
+    {
+        foreach (var t in tensors)
+        {
+            if (t.Name == name)
+            {
+                return t;
+            }
+        }
+
+        return null;
+    }
+
+    private static string Names(SessionTensor[] tensors)
+    {
+        var names = new string[tensors.Length];
+        for (var i = 0; i < tensors.Length; i++)
+        {
+            names[i] = $"{tensors[i].Name} ({tensors[i].Datatype} [{string.Join(',', tensors[i].Shape)}])";
+        }
+
+        return string.Join(", ", names);
+    }
+}

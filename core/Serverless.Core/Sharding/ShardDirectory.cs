@@ -1,0 +1,83 @@
+using Azure.Data.Tables;
+using Microsoft.Extensions.Caching.Memory;
+using Serverless.Core.Storage;
+
+namespace Serverless.Core.Sharding;
+
+/// <summary>
+/// Shard membership in Table <c>shards</c>: shards register and heartbeat; readers get the live,
+/// active shards of a pool (a shard that missed <see cref="MissedHeartbeats"/> beats is passed over).
+/// </summary>
+public sealed class ShardDirectory
+{
+    public const int MissedHeartbeats = 3;
+    private static readonly TimeSpan CacheDuration = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan DefaultHeartbeat = TimeSpan.FromSeconds(5);
+    private readonly StorageClients _storage;
+    private readonly IMemoryCache _cache;
+    private readonly TimeProvider _time;
+
+    public ShardDirectory(StorageClients storage, IMemoryCache cache, TimeProvider time)
+    {
+        _storage = storage;
+        _cache = cache;
+        _time = time;
+    }
+
+    /// <summary>Writes (or renews) a shard's row.</summary>
+    public async Task HeartbeatAsync(string pool, string id, Uri baseUrl, string state, CancellationToken cancellationToken)
+    {
+        var entity = new ShardEntity
+        {
+            PartitionKey = pool,
+            RowKey = id,
+            BaseUrl = baseUrl.ToString().TrimEnd('/'),
+            State = state,
+            LastHeartbeat = _time.GetUtcNow(),
+        };
+        await _storage.ShardsTable.UpsertEntityAsync(entity, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes a shard's row (a clean stop).</summary>
+    public async Task RemoveAsync(string pool, string id, CancellationToken cancellationToken) =>
+        await _storage.ShardsTable.DeleteEntityAsync(pool, id, cancellationToken: cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The live Active shards of a pool, sorted by id; possibly a moment old.</summary>
+    public async ValueTask<IReadOnlyList<ShardInfo>> GetLiveAsync(string pool, CancellationToken cancellationToken)
+    {
+        if (_cache.TryGetValue("shards:" + pool, out IReadOnlyList<ShardInfo>? cached) && cached is not null)
+        {
+            return cached;
+        }
+
+        var all = await ListAsync(pool, cancellationToken).ConfigureAwait(false);
+        var cutoff = _time.GetUtcNow() - (DefaultHeartbeat * MissedHeartbeats);
+        var live = new List<ShardInfo>(all.Count);
+        foreach (var row in all)
+        {
+            if (row.State == ShardStates.Active && row.LastHeartbeat >= cutoff && Uri.TryCreate(row.BaseUrl, UriKind.Absolute, out var url))
+            {
+                live.Add(new ShardInfo(row.RowKey, row.PartitionKey, url));
+            }
+        }
+
+        live.Sort(static (a, b) => string.CompareOrdinal(a.Id, b.Id));
+        _cache.Set("shards:" + pool, (IReadOnlyList<ShardInfo>)live, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheDuration, Size = 1 });
+        return live;
+    }
+
+    /// <summary>Every row of a pool (or of all pools), live or not.</summary>
+    public async Task<IReadOnlyList<ShardEntity>> ListAsync(string? pool, CancellationToken cancellationToken)
+    {
+        var rows = new List<ShardEntity>();
+        var query = pool is null
+            ? _storage.ShardsTable.QueryAsync<ShardEntity>(cancellationToken: cancellationToken)
+            : _storage.ShardsTable.QueryAsync<ShardEntity>(e => e.PartitionKey == pool, cancellationToken: cancellationToken);
+        await foreach (var row in query.ConfigureAwait(false))
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+}

@@ -1,0 +1,22 @@
+using Azure;
+using Azure.Data.Tables;
+
+namespace Serverless.Core.Sharding;
+
+/// <summary>A row of Table <c>shards</c>: PK pool, RK shard id.</summary>
+public sealed class ShardEntity : ITableEntity
+{
+    public string PartitionKey { get; set; } = "cpu";
+
+    public string RowKey { get; set; } = "";
+
+    public DateTimeOffset? Timestamp { get; set; }
+
+    public ETag ETag { get; set; }
+
+    public string BaseUrl { get; set; } = "";
+
+    public string State { get; set; } = ShardStates.Active;
+
+    public DateTimeOffset LastHeartbeat { get; set; }
+}

@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Serverless.Core.Sharding;
+
+/// <summary>
+/// Registers the shard in Table <c>shards</c> and renews its row every few seconds, so the router finds
+/// it and passes it over once it stops. A hosted service, so it runs the same under the Functions host
+/// and the local host.
+/// </summary>
+public sealed partial class ShardHeartbeatService : BackgroundService
+{
+    private readonly ShardDirectory _directory;
+    private readonly ShardOptions _options;
+    private readonly ILogger<ShardHeartbeatService> _logger;
+
+    public ShardHeartbeatService(ShardDirectory directory, IOptions<ShardOptions> options, ILogger<ShardHeartbeatService> logger)
+    {
+        _directory = directory;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_options.HeartbeatSeconds));
+        do
+        {
+            try
+            {
+                await _directory.HeartbeatAsync(_options.Pool, _options.Id, _options.BaseUrl!, ShardStates.Active, stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Storage briefly away must not stop the shard serving resident models.
+                LogHeartbeatFailed(e, _options.Id);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _directory.RemoveAsync(_options.Pool, _options.Id, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogHeartbeatFailed(e, _options.Id);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {ShardId} could not renew its row in Table shards")]
+    private partial void LogHeartbeatFailed(Exception exception, string shardId);
+}

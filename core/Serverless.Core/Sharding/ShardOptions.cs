@@ -1,0 +1,30 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Serverless.Core.Sharding;
+
+/// <summary>Settings of one shard app (section <c>Shard</c>), the same names locally and in Azure.</summary>
+public sealed class ShardOptions
+{
+    public const string SectionName = "Shard";
+
+    /// <summary>The shard's id, <c>shard-00</c> … ; it is the row key in Table <c>shards</c>.</summary>
+    [Required]
+    [RegularExpression("^[a-z0-9][a-z0-9-]{0,62}$")]
+    public string Id { get; set; } = "";
+
+    /// <summary>The pool it serves: <c>cpu</c> or <c>gpu</c>.</summary>
+    [RegularExpression("^(cpu|gpu)$")]
+    public string Pool { get; set; } = "cpu";
+
+    /// <summary>The URL the router reaches this shard at.</summary>
+    [Required]
+    public Uri? BaseUrl { get; set; }
+
+    /// <summary>The session cache's budget in bytes.</summary>
+    [Range(1L << 20, long.MaxValue)]
+    public long CacheBytes { get; set; } = 1L << 30;
+
+    /// <summary>How often the shard renews its row in Table <c>shards</c>.</summary>
+    [Range(1, 300)]
+    public int HeartbeatSeconds { get; set; } = 5;
+}

@@ -1,0 +1,65 @@
+using Azure.Data.Tables;
+using Azure.Identity;
+using Azure.Storage.Blobs;
+using Microsoft.Extensions.Options;
+
+namespace Serverless.Core.Storage;
+
+/// <summary>
+/// The Azure SDK clients for the platform's containers and tables, built once per process from
+/// <see cref="StorageOptions"/>. The SDK clients are thread-safe and meant to be shared.
+/// </summary>
+public sealed class StorageClients
+{
+    public StorageClients(IOptions<StorageOptions> options)
+    {
+        var o = options.Value;
+        // Azurite 3.35 rejects the newest service version the SDK sends; pin one both sides know.
+        var blobOptions = new BlobClientOptions(BlobClientOptions.ServiceVersion.V2025_11_05);
+        if (!string.IsNullOrWhiteSpace(o.ConnectionString))
+        {
+            Blobs = new BlobServiceClient(o.ConnectionString, blobOptions);
+            Tables = new TableServiceClient(o.ConnectionString);
+        }
+        else
+        {
+            var credential = new DefaultAzureCredential();
+            Blobs = new BlobServiceClient(o.BlobServiceUri, credential, blobOptions);
+            Tables = new TableServiceClient(o.TableServiceUri, credential);
+        }
+
+        Models = Blobs.GetBlobContainerClient(StorageNames.ModelsContainer);
+        Drop = Blobs.GetBlobContainerClient(StorageNames.DropContainer);
+        ModelsTable = Tables.GetTableClient(StorageNames.ModelsTable);
+        PlacementsTable = Tables.GetTableClient(StorageNames.PlacementsTable);
+        ShardsTable = Tables.GetTableClient(StorageNames.ShardsTable);
+        TenantsTable = Tables.GetTableClient(StorageNames.TenantsTable);
+    }
+
+    public BlobServiceClient Blobs { get; }
+
+    public TableServiceClient Tables { get; }
+
+    public BlobContainerClient Models { get; }
+
+    public BlobContainerClient Drop { get; }
+
+    public TableClient ModelsTable { get; }
+
+    public TableClient PlacementsTable { get; }
+
+    public TableClient ShardsTable { get; }
+
+    public TableClient TenantsTable { get; }
+
+    /// <summary>Creates every container and table the platform uses; safe to call again.</summary>
+    public async Task EnsureCreatedAsync(CancellationToken cancellationToken)
+    {
+        await Models.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await Drop.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        foreach (var table in new[] { ModelsTable, PlacementsTable, ShardsTable, TenantsTable })
+        {
+            await table.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

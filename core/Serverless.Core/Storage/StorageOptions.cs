@@ -1,0 +1,27 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Serverless.Core.Storage;
+
+/// <summary>
+/// Where the platform's Blob and Table storage is (section <c>Storage</c>): a connection string locally
+/// (Azurite), or service URIs with a managed identity in Azure, so no key is in any app setting.
+/// </summary>
+public sealed class StorageOptions : IValidatableObject
+{
+    public const string SectionName = "Storage";
+
+    public string? ConnectionString { get; set; }
+
+    public Uri? BlobServiceUri { get; set; }
+
+    public Uri? TableServiceUri { get; set; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (string.IsNullOrWhiteSpace(ConnectionString) && (BlobServiceUri is null || TableServiceUri is null))
+        {
+            yield return new ValidationResult(
+                "Storage is not configured: set Storage__ConnectionString, or both Storage__BlobServiceUri and Storage__TableServiceUri.");
+        }
+    }
+}

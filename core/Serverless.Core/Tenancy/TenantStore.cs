@@ -1,0 +1,106 @@
+using Azure;
+using Microsoft.Extensions.Caching.Memory;
+using Serverless.Core.Naming;
+using Serverless.Core.Storage;
+
+namespace Serverless.Core.Tenancy;
+
+/// <summary>
+/// Tenants and their API keys in Table <c>tenants</c>. Authentication reads the tenant's row at most
+/// once per <see cref="CacheDuration"/> per process, so a request costs no storage call.
+/// </summary>
+public sealed class TenantStore
+{
+    private static readonly TimeSpan CacheDuration = TimeSpan.FromSeconds(15);
+    private readonly StorageClients _storage;
+    private readonly IMemoryCache _cache;
+
+    public TenantStore(StorageClients storage, IMemoryCache cache)
+    {
+        _storage = storage;
+        _cache = cache;
+    }
+
+    /// <summary>Creates the tenant if needed and adds a new API key to it; returns the key (shown once).</summary>
+    public async Task<string> AddKeyAsync(string tenant, int? shuffleShardSize, CancellationToken cancellationToken)
+    {
+        var error = ModelNames.CheckTenant(tenant);
+        if (error is not null)
+        {
+            throw new ArgumentException(error, nameof(tenant));
+        }
+
+        var (key, record) = ApiKeys.Create(tenant);
+        while (true)
+        {
+            var existing = await _storage.TenantsTable.GetEntityIfExistsAsync<TenantEntity>(tenant, TenantEntity.RowKeyValue, cancellationToken: cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (existing.HasValue && existing.Value is { } entity)
+                {
+                    entity.KeyHashes = string.IsNullOrEmpty(entity.KeyHashes) ? record : $"{entity.KeyHashes};{record}";
+                    entity.ShuffleShardSize = shuffleShardSize ?? entity.ShuffleShardSize;
+                    await _storage.TenantsTable.UpdateEntityAsync(entity, entity.ETag, cancellationToken: cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await _storage.TenantsTable.AddEntityAsync(
+                        new TenantEntity { PartitionKey = tenant, KeyHashes = record, ShuffleShardSize = shuffleShardSize ?? PlacementDefaults.ShuffleShardSize },
+                        cancellationToken).ConfigureAwait(false);
+                }
+
+                _cache.Remove(CacheKey(tenant));
+                return key;
+            }
+            catch (RequestFailedException e) when (e.Status is 409 or 412)
+            {
+                // Someone else changed the row between our read and write: read again, never overwrite blind.
+            }
+        }
+    }
+
+    /// <summary>The tenant whose key this is, or null when the key is missing, malformed or wrong.</summary>
+    public async ValueTask<Tenant?> AuthenticateAsync(string? apiKey, CancellationToken cancellationToken)
+    {
+        if (!ApiKeys.TryParse(apiKey, out var tenantName, out var secret) || !ModelNames.IsValidName(tenantName))
+        {
+            return null;
+        }
+
+        var entity = await GetAsync(tenantName, cancellationToken).ConfigureAwait(false);
+        if (entity is null || !ApiKeys.Verify(secret, entity.KeyHashes))
+        {
+            return null;
+        }
+
+        return new Tenant(tenantName, Math.Max(1, entity.ShuffleShardSize));
+    }
+
+    /// <summary>Lists the tenants' names.</summary>
+    public async Task<IReadOnlyList<string>> ListAsync(CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        await foreach (var entity in _storage.TenantsTable.QueryAsync<TenantEntity>(select: ["PartitionKey"], cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            names.Add(entity.PartitionKey);
+        }
+
+        return names;
+    }
+
+    private async ValueTask<TenantEntity?> GetAsync(string tenant, CancellationToken cancellationToken)
+    {
+        if (_cache.TryGetValue(CacheKey(tenant), out TenantEntity? cached))
+        {
+            return cached;
+        }
+
+        var response = await _storage.TenantsTable.GetEntityIfExistsAsync<TenantEntity>(tenant, TenantEntity.RowKeyValue, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var entity = response.HasValue ? response.Value : null;
+        // Unknown tenants are cached too (briefly), so a flood of bad keys does not become a flood of reads.
+        _cache.Set(CacheKey(tenant), entity, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheDuration, Size = 1 });
+        return entity;
+    }
+
+    private static string CacheKey(string tenant) => "tenant:" + tenant;
+}

@@ -1,0 +1,24 @@
+using Microsoft.Azure.Functions.Worker;
+using Serverless.Core.Publishing;
+
+namespace Serverless.Publisher;
+
+/// <summary>Publishes a model dropped at <c>model-drop/{tenant}/{model}/{version}/model.onnx</c>.</summary>
+public sealed class PublishModelFunction
+{
+    private readonly ModelPublisher _publisher;
+
+    public PublishModelFunction(ModelPublisher publisher)
+    {
+        _publisher = publisher;
+    }
+
+    [Function("PublishModel")]
+    public async Task Run(
+        [BlobTrigger("model-drop/{tenant}/{model}/{version}/model.onnx", Connection = "ModelDropStorage")] Stream blob,
+        string tenant,
+        string model,
+        string version,
+        CancellationToken cancellationToken) =>
+        await _publisher.PublishAsync(tenant, model, version, blob, cancellationToken).ConfigureAwait(false);
+}

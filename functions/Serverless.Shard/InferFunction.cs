@@ -1,0 +1,54 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Options;
+using Serverless.Core.Http;
+using Serverless.Core.Protocol;
+using Serverless.Core.Scoring;
+using Serverless.Core.Sharding;
+
+namespace Serverless.Shard;
+
+/// <summary>v2 inference on this shard, with and without a version.</summary>
+public sealed class InferFunction
+{
+    private readonly ScoringService _scoring;
+    private readonly string _shardId;
+
+    public InferFunction(ScoringService scoring, IOptions<ShardOptions> options)
+    {
+        _scoring = scoring;
+        _shardId = options.Value.Id;
+    }
+
+    [Function("Infer")]
+    public Task<IActionResult> Infer(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v2/models/{model}/infer")] HttpRequest request, string model, CancellationToken cancellationToken) =>
+        InferAsync(request, model, null, cancellationToken);
+
+    [Function("InferVersion")]
+    public Task<IActionResult> InferVersion(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v2/models/{model}/versions/{version}/infer")] HttpRequest request, string model, string version, CancellationToken cancellationToken) =>
+        InferAsync(request, model, version, cancellationToken);
+
+    private async Task<IActionResult> InferAsync(HttpRequest request, string model, string? version, CancellationToken cancellationToken)
+    {
+        if (TenantHeader.Read(request) is not { } tenant)
+        {
+            return new JsonBytesResult(400, JsonBodies.Error(TenantHeader.MissingMessage));
+        }
+
+        ReadOnlyMemory<byte> body;
+        try
+        {
+            body = await RequestBody.ReadAsync(request.Body, request.ContentLength, RequestBody.DefaultLimitBytes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ScoringException e)
+        {
+            return new JsonBytesResult(e.StatusCode, JsonBodies.Error(e.Message));
+        }
+
+        var result = await _scoring.InferAsync(tenant, model, version, body, cancellationToken).ConfigureAwait(false);
+        return JsonBytesResult.From(result, _shardId);
+    }
+}

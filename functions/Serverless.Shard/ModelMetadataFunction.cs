@@ -1,0 +1,53 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Options;
+using Serverless.Core.Http;
+using Serverless.Core.Protocol;
+using Serverless.Core.Registry;
+using Serverless.Core.Sharding;
+
+namespace Serverless.Shard;
+
+/// <summary>v2 model metadata and readiness, with and without a version.</summary>
+public sealed class ModelMetadataFunction
+{
+    private readonly ModelCatalog _catalog;
+    private readonly string _shardId;
+
+    public ModelMetadataFunction(ModelCatalog catalog, IOptions<ShardOptions> options)
+    {
+        _catalog = catalog;
+        _shardId = options.Value.Id;
+    }
+
+    [Function("ModelMetadata")]
+    public Task<IActionResult> Metadata(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v2/models/{model}")] HttpRequest request, string model, CancellationToken cancellationToken) =>
+        AnswerAsync(request, (tenant, ct) => _catalog.MetadataAsync(tenant, model, null, ct), cancellationToken);
+
+    [Function("ModelVersionMetadata")]
+    public Task<IActionResult> VersionMetadata(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v2/models/{model}/versions/{version}")] HttpRequest request, string model, string version, CancellationToken cancellationToken) =>
+        AnswerAsync(request, (tenant, ct) => _catalog.MetadataAsync(tenant, model, version, ct), cancellationToken);
+
+    [Function("ModelReady")]
+    public Task<IActionResult> Ready(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v2/models/{model}/ready")] HttpRequest request, string model, CancellationToken cancellationToken) =>
+        AnswerAsync(request, (tenant, ct) => _catalog.ReadyAsync(tenant, model, null, ct), cancellationToken);
+
+    [Function("ModelVersionReady")]
+    public Task<IActionResult> VersionReady(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v2/models/{model}/versions/{version}/ready")] HttpRequest request, string model, string version, CancellationToken cancellationToken) =>
+        AnswerAsync(request, (tenant, ct) => _catalog.ReadyAsync(tenant, model, version, ct), cancellationToken);
+
+    private async Task<IActionResult> AnswerAsync(HttpRequest request, Func<string, CancellationToken, Task<Serverless.Core.Scoring.ScoringResult>> answer, CancellationToken cancellationToken)
+    {
+        if (TenantHeader.Read(request) is not { } tenant)
+        {
+            return new JsonBytesResult(400, JsonBodies.Error(TenantHeader.MissingMessage));
+        }
+
+        return JsonBytesResult.From(await answer(tenant, cancellationToken).ConfigureAwait(false), _shardId);
+    }
+}

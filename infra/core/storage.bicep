@@ -93,11 +93,6 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2024-01-
   }
 ]
 
-resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2024-01-01' = {
-  parent: storage
-  name: 'default'
-}
-
 output id string = storage.id
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob

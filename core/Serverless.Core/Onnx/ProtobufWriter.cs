@@ -12,7 +12,6 @@ internal sealed class ProtobufWriter
 {
     // Wire types from the protobuf encoding spec.
     private const int WireVarint = 0;
-    private const int WireFixed64 = 1;
     private const int WireLengthDelimited = 2;
     private const int WireFixed32 = 5;
 
@@ -42,14 +41,6 @@ internal sealed class ProtobufWriter
         WriteTag(field, WireFixed32);
         BinaryPrimitives.WriteSingleLittleEndian(_buffer.GetSpan(sizeof(float)), value);
         _buffer.Advance(sizeof(float));
-    }
-
-    /// <summary>Writes a <c>double</c> field (fixed64, little-endian).</summary>
-    public void WriteDouble(int field, double value)
-    {
-        WriteTag(field, WireFixed64);
-        BinaryPrimitives.WriteDoubleLittleEndian(_buffer.GetSpan(sizeof(double)), value);
-        _buffer.Advance(sizeof(double));
     }
 
     /// <summary>Writes a <c>string</c> field as UTF-8.</summary>

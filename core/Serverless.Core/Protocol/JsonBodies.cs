@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Serverless.Core.Protocol;
@@ -5,11 +6,15 @@ namespace Serverless.Core.Protocol;
 /// <summary>Serializes the protocol's small bodies to UTF-8 with the source-generated context.</summary>
 public static class JsonBodies
 {
-    public static byte[] Error(string message) => JsonSerializer.SerializeToUtf8Bytes(new ErrorResponse(message), CoreJsonContext.Default.ErrorResponse);
+    // Messages quote names ('x'); the default encoder would write \u0027. These bodies are JSON for
+    // API clients, never embedded in HTML, so the relaxed encoder is right.
+    private static readonly CoreJsonContext Context = new(new JsonSerializerOptions(Context.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 
-    public static byte[] Metadata(ModelMetadataResponse metadata) => JsonSerializer.SerializeToUtf8Bytes(metadata, CoreJsonContext.Default.ModelMetadataResponse);
+    public static byte[] Error(string message) => JsonSerializer.SerializeToUtf8Bytes(new ErrorResponse(message), Context.ErrorResponse);
 
-    public static byte[] ModelReady(ModelReadyResponse ready) => JsonSerializer.SerializeToUtf8Bytes(ready, CoreJsonContext.Default.ModelReadyResponse);
+    public static byte[] Metadata(ModelMetadataResponse metadata) => JsonSerializer.SerializeToUtf8Bytes(metadata, Context.ModelMetadataResponse);
 
-    public static byte[] Health(HealthResponse health) => JsonSerializer.SerializeToUtf8Bytes(health, CoreJsonContext.Default.HealthResponse);
+    public static byte[] ModelReady(ModelReadyResponse ready) => JsonSerializer.SerializeToUtf8Bytes(ready, Context.ModelReadyResponse);
+
+    public static byte[] Health(HealthResponse health) => JsonSerializer.SerializeToUtf8Bytes(health, Context.HealthResponse);
 }

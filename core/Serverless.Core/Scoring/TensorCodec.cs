@@ -81,7 +81,7 @@ public static class TensorCodec
     /// <summary>Writes the v2 answer for the outputs of one run.</summary>
     public static void WriteResponse(IBufferWriter<byte> buffer, string model, string version, string? id, string[] outputNames, IReadOnlyList<OrtValue> outputs)
     {
-        using var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
+        using var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         writer.WriteStartObject();
         writer.WriteString("model_name"u8, model);
         writer.WriteString("model_version"u8, version);

@@ -1,0 +1,179 @@
+// The GPU pool: an Azure Container Apps environment with a serverless GPU workload profile, the `gpu`
+// container app (Serverless.Gpu: same protocol as a shard, CUDA execution provider, CPU fallback) and
+// the container registry azd pushes its image to. Serverless GPUs need quota and a supported region.
+
+param environmentName string
+param appName string
+param registryName string
+param identityName string
+param location string
+param tags object = {}
+
+@description('Workload profile type of the GPU profile (serverless GPU).')
+@allowed([
+  'Consumption-GPU-NC8as-T4'
+  'Consumption-GPU-NC24-A100'
+])
+param gpuProfileType string = 'Consumption-GPU-NC8as-T4'
+
+@description('Container image. A placeholder until `azd deploy gpu` pushes the real one (azd then keeps it in SERVICE_GPU_IMAGE_NAME).')
+param image string = 'mcr.microsoft.com/dotnet/aspnet:10.0'
+
+@description('Replicas kept running: 0 lets the GPU app scale to zero (serverless GPU is billed per second while a replica runs).')
+@minValue(0)
+@maxValue(10)
+param minReplicas int = 0
+
+@minValue(1)
+@maxValue(30)
+param maxReplicas int = 3
+
+param logAnalyticsWorkspaceName string
+param blobEndpoint string
+param tableEndpoint string
+param applicationInsightsConnectionString string
+
+@description('Session cache budget in bytes.')
+param cacheBytes int = 4294967296
+
+var gpuProfileName = 'gpu'
+// CPU and memory of one replica on the GPU profile (the whole T4 or A100 card).
+var gpuResources = gpuProfileType == 'Consumption-GPU-NC8as-T4'
+  ? { cpu: json('8.0'), memory: '56Gi' }
+  : { cpu: json('24.0'), memory: '220Gi' }
+var acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
+  name: logAnalyticsWorkspaceName
+}
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: identityName
+  location: location
+  tags: tags
+}
+
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+  name: registryName
+  location: location
+  tags: tags
+  sku: {
+    name: 'Basic'
+  }
+  properties: {
+    adminUserEnabled: false
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource acrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(registry.id, identity.id, acrPullRoleId)
+  scope: registry
+  properties: {
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', acrPullRoleId)
+  }
+}
+
+resource containerEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
+  name: environmentName
+  location: location
+  tags: tags
+  properties: {
+    appLogsConfiguration: {
+      destination: 'log-analytics'
+      logAnalyticsConfiguration: {
+        customerId: logAnalytics.properties.customerId
+        sharedKey: logAnalytics.listKeys().primarySharedKey
+      }
+    }
+    workloadProfiles: [
+      {
+        name: 'Consumption'
+        workloadProfileType: 'Consumption'
+      }
+      {
+        name: gpuProfileName
+        workloadProfileType: gpuProfileType
+      }
+    ]
+  }
+}
+
+// The app's FQDN is <app>.<environment default domain>, known before the app exists.
+var baseUrl = 'https://${appName}.${containerEnvironment.properties.defaultDomain}'
+
+resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
+  name: appName
+  location: location
+  tags: union(tags, { 'azd-service-name': 'gpu' })
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  dependsOn: [
+    acrPull
+  ]
+  properties: {
+    environmentId: containerEnvironment.id
+    workloadProfileName: gpuProfileName
+    configuration: {
+      activeRevisionsMode: 'Single'
+      ingress: {
+        external: true
+        targetPort: 8080
+        transport: 'auto'
+        allowInsecure: false
+      }
+      registries: [
+        {
+          server: registry.properties.loginServer
+          identity: identity.id
+        }
+      ]
+    }
+    template: {
+      containers: [
+        {
+          name: 'gpu'
+          image: image
+          resources: gpuResources
+          env: [
+            { name: 'ASPNETCORE_HTTP_PORTS', value: '8080' }
+            { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
+            { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
+            { name: 'Storage__BlobServiceUri', value: blobEndpoint }
+            { name: 'Storage__TableServiceUri', value: tableEndpoint }
+            { name: 'Shard__Id', value: 'gpu-00' }
+            { name: 'Shard__Pool', value: 'gpu' }
+            { name: 'Shard__BaseUrl', value: baseUrl }
+            { name: 'Shard__CacheBytes', value: string(cacheBytes) }
+          ]
+        }
+      ]
+      scale: {
+        minReplicas: minReplicas
+        maxReplicas: maxReplicas
+        rules: [
+          {
+            name: 'http-concurrency'
+            http: {
+              metadata: {
+                concurrentRequests: '32'
+              }
+            }
+          }
+        ]
+      }
+    }
+  }
+}
+
+output name string = gpuApp.name
+output uri string = 'https://${gpuApp.properties.configuration.ingress.fqdn}'
+output principalId string = identity.properties.principalId
+output registryEndpoint string = registry.properties.loginServer
+output registryName string = registry.name

@@ -1,0 +1,82 @@
+// The router: the platform's public Open Inference Protocol endpoint, a function app on its own
+// Elastic Premium plan (the publisher shares this plan; see main.bicep).
+
+param name string
+param planName string
+param location string
+param tags object = {}
+
+@allowed([
+  'EP1'
+  'EP2'
+  'EP3'
+])
+param premiumSku string
+
+@minValue(1)
+@maxValue(20)
+param alwaysReady int
+
+@minValue(1)
+@maxValue(100)
+param maximumElasticWorkerCount int
+
+param storageAccountName string
+param blobEndpoint string
+param tableEndpoint string
+param applicationInsightsConnectionString string
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'elastic'
+  sku: {
+    name: premiumSku
+    tier: 'ElasticPremium'
+  }
+  properties: {
+    reserved: true
+    maximumElasticWorkerCount: maximumElasticWorkerCount
+  }
+}
+
+resource router 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': 'router' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    serverFarmId: plan.id
+    reserved: true
+    httpsOnly: true
+    clientAffinityEnabled: false
+    siteConfig: {
+      linuxFxVersion: 'DOTNET-ISOLATED|10.0'
+      minimumElasticInstanceCount: alwaysReady
+      functionAppScaleLimit: maximumElasticWorkerCount
+      alwaysOn: false
+      http20Enabled: true
+      ftpsState: 'Disabled'
+      minTlsVersion: '1.2'
+      use32BitWorkerProcess: false
+      appSettings: [
+        { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
+        { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'dotnet-isolated' }
+        { name: 'WEBSITE_RUN_FROM_PACKAGE', value: '1' }
+        { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
+        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
+        { name: 'Storage__BlobServiceUri', value: blobEndpoint }
+        { name: 'Storage__TableServiceUri', value: tableEndpoint }
+      ]
+    }
+  }
+}
+
+output name string = router.name
+output uri string = 'https://${router.properties.defaultHostName}'
+output principalId string = router.identity.principalId
+output planId string = plan.id

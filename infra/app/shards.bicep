@@ -1,0 +1,125 @@
+// The CPU shard pool: shardCount copies of the Serverless.Shard function app, named
+// <prefix>-shard-00 … , packed shardsPerPlan to an Elastic Premium plan. Each shard is its own app
+// (own instances, own session cache, own scale decisions) so a hot shard scales out alone.
+
+@description('Name prefix: the apps are <prefix>-shard-NN.')
+param prefix string
+
+@description('Name prefix for the Elastic Premium plans.')
+param planPrefix string
+
+param location string
+param tags object = {}
+
+@minValue(1)
+@maxValue(100)
+param shardCount int
+
+@minValue(1)
+@maxValue(100)
+param shardsPerPlan int
+
+@allowed([
+  'EP1'
+  'EP2'
+  'EP3'
+])
+param premiumSku string
+
+@description('Always-ready instances per shard app (Premium plan minimum; these are billed around the clock).')
+@minValue(1)
+@maxValue(20)
+param alwaysReady int
+
+@description('Most instances one plan (and so one shard app) may scale out to.')
+@minValue(1)
+@maxValue(100)
+param maximumElasticWorkerCount int
+
+@description('Session cache budget per shard instance, in bytes.')
+param cacheBytes int
+
+param storageAccountName string
+param blobEndpoint string
+param tableEndpoint string
+param applicationInsightsConnectionString string
+
+var planCount = (shardCount + shardsPerPlan - 1) / shardsPerPlan
+var serviceTags = union(tags, { 'serverless-role': 'shard' })
+
+resource plans 'Microsoft.Web/serverfarms@2024-04-01' = [
+  for p in range(0, planCount): {
+    name: '${planPrefix}-shard-${padLeft(p, 2, '0')}'
+    location: location
+    tags: tags
+    kind: 'elastic'
+    sku: {
+      name: premiumSku
+      tier: 'ElasticPremium'
+    }
+    properties: {
+      reserved: true
+      maximumElasticWorkerCount: maximumElasticWorkerCount
+    }
+  }
+]
+
+// azd deploys a service to exactly one resource tagged azd-service-name, so only shard-00 carries
+// `azd-service-name: shard`; every shard carries `serverless-role: shard`, and the shard service's
+// postdeploy hook in azure.yaml pushes the same package to the others.
+resource shards 'Microsoft.Web/sites@2024-04-01' = [
+  for i in range(0, shardCount): {
+    name: '${prefix}-shard-${padLeft(i, 2, '0')}'
+    location: location
+    tags: i == 0 ? union(serviceTags, { 'azd-service-name': 'shard' }) : serviceTags
+    kind: 'functionapp,linux'
+    identity: {
+      type: 'SystemAssigned'
+    }
+    properties: {
+      serverFarmId: plans[i / shardsPerPlan].id
+      reserved: true
+      httpsOnly: true
+      clientAffinityEnabled: false
+      siteConfig: {
+        linuxFxVersion: 'DOTNET-ISOLATED|10.0'
+        minimumElasticInstanceCount: alwaysReady
+        functionAppScaleLimit: maximumElasticWorkerCount
+        alwaysOn: false
+        http20Enabled: true
+        ftpsState: 'Disabled'
+        minTlsVersion: '1.2'
+        use32BitWorkerProcess: false
+      }
+    }
+  }
+]
+
+// App settings live in their own resource so that Shard__BaseUrl can use the app's real default host
+// name (which may be a regional unique name, not always <name>.azurewebsites.net).
+// No Azure Files content share: shared keys are off on the account, so the Linux Premium apps keep
+// their code in App Service storage and run from the deployed package.
+resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
+  for i in range(0, shardCount): {
+    parent: shards[i]
+    name: 'appsettings'
+    properties: {
+      FUNCTIONS_EXTENSION_VERSION: '~4'
+      FUNCTIONS_WORKER_RUNTIME: 'dotnet-isolated'
+      WEBSITE_RUN_FROM_PACKAGE: '1'
+      AzureWebJobsStorage__accountName: storageAccountName
+      APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+      Storage__BlobServiceUri: blobEndpoint
+      Storage__TableServiceUri: tableEndpoint
+      Shard__Id: 'shard-${padLeft(i, 2, '0')}'
+      Shard__Pool: 'cpu'
+      Shard__BaseUrl: 'https://${shards[i].properties.defaultHostName}'
+      Shard__CacheBytes: string(cacheBytes)
+    }
+  }
+]
+
+output names array = [for i in range(0, shardCount): shards[i].name]
+output principalIds array = [for i in range(0, shardCount): shards[i].identity.principalId]
+output baseUrls array = [for i in range(0, shardCount): 'https://${shards[i].properties.defaultHostName}']
+output planNames array = [for p in range(0, planCount): plans[p].name]

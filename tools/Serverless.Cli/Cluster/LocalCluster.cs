@@ -1,0 +1,244 @@
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using Serverless.Cli.Publishing;
+using Serverless.Core.Onnx;
+using Serverless.Core.Registry;
+using Serverless.Core.Sharding;
+using Serverless.Core.Storage;
+using Serverless.Core.Tenancy;
+
+namespace Serverless.Cli.Cluster;
+
+/// <summary>
+/// The whole platform on one machine, on loopback only: Azurite, the router, N shards and the publisher,
+/// each its own process running the function apps' classes under the local host.
+/// </summary>
+public sealed class LocalCluster
+{
+    public const string DemoTenant = "demo";
+    public const string DemoModel = "demo-linear";
+    private const string HostMarker = "Serverless.LocalHost";
+    private readonly StateDirectory _state;
+    private readonly Action<string> _log;
+
+    public LocalCluster(StateDirectory state, Action<string> log)
+    {
+        _state = state;
+        _log = log;
+    }
+
+    /// <summary>The path of the local host program, built beside this tool.</summary>
+    public static string LocalHostPath => Path.Combine(AppContext.BaseDirectory, HostMarker + ".dll");
+
+    /// <summary>Starts everything and waits until it is ready; on failure stops what it started.</summary>
+    public async Task<LocalClusterState> StartAsync(LocalClusterOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Shards, 1);
+        var state = new LocalClusterState();
+        var previous = _state.Read();
+        try
+        {
+            var tools = Azurite.ToolsDirectory();
+            await Azurite.EnsureInstalledAsync(tools, _log, cancellationToken).ConfigureAwait(false);
+            _log("Starting Azurite…");
+            var (azuritePid, connectionString, blobPort) = await Azurite.StartAsync(
+                tools, options.PersistStorage ? _state.AzuriteDataPath : null, Path.Combine(_state.LogsPath, "azurite.log"), cancellationToken).ConfigureAwait(false);
+            state.Azurite = new ProcessEntry("azurite", $"http://127.0.0.1:{blobPort}", azuritePid);
+            state.Storage = connectionString;
+            _state.Write(state);
+
+            var storage = CreateStorage(connectionString);
+            await storage.EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
+
+            var routerPort = options.RouterPort == 0 ? Azurite.FreePort() : options.RouterPort;
+            _log($"Starting the router on 127.0.0.1:{routerPort}, {options.Shards} shard(s) and the publisher…");
+            state.Router = StartApp("router", "router", routerPort, connectionString, new Dictionary<string, string>());
+            state.RouterUrl = state.Router.Url;
+            for (var i = 0; i < options.Shards; i++)
+            {
+                var id = $"shard-{i:00}";
+                var port = Azurite.FreePort();
+                state.Shards.Add(StartApp("shard", id, port, connectionString, new Dictionary<string, string>
+                {
+                    ["Shard__Id"] = id,
+                    ["Shard__Pool"] = "cpu",
+                    ["Shard__BaseUrl"] = $"http://127.0.0.1:{port}",
+                    ["Shard__CacheBytes"] = options.ShardCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                }));
+            }
+
+            state.Publisher = StartApp("publisher", "publisher", Azurite.FreePort(), connectionString, new Dictionary<string, string>
+            {
+                ["ModelDropStorage"] = connectionString,
+            });
+            _state.Write(state);
+
+            await WaitReadyAsync(state, storage, cancellationToken).ConfigureAwait(false);
+            if (options.CreateDemo)
+            {
+                await CreateDemoAsync(state, previous, storage, cancellationToken).ConfigureAwait(false);
+            }
+
+            _state.Write(state);
+            return state;
+        }
+        catch
+        {
+            await StopAsync(state).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Stops every process recorded in the state (apps first, Azurite last) and removes local.json.</summary>
+    public async Task StopAsync(LocalClusterState state)
+    {
+        var stops = new List<Task>();
+        foreach (var process in state.AllProcesses())
+        {
+            if (process != state.Azurite)
+            {
+                stops.Add(ChildProcesses.StopAsync(process.Pid, HostMarker, TimeSpan.FromSeconds(5)));
+            }
+        }
+
+        await Task.WhenAll(stops).ConfigureAwait(false);
+        if (state.Azurite is not null)
+        {
+            await ChildProcesses.StopAsync(state.Azurite.Pid, "azurite", TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+
+        _state.Delete();
+    }
+
+    /// <summary>True when any process of the state is still running.</summary>
+    public static bool IsRunning(LocalClusterState state)
+    {
+        foreach (var process in state.AllProcesses())
+        {
+            if (ChildProcesses.IsOurs(process.Pid, process == state.Azurite ? "azurite" : HostMarker))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public static StorageClients CreateStorage(string connectionString) =>
+        new(Options.Create(new StorageOptions { ConnectionString = connectionString }));
+
+    private ProcessEntry StartApp(string app, string id, int port, string connectionString, IReadOnlyDictionary<string, string> settings)
+    {
+        var environment = new Dictionary<string, string>(settings)
+        {
+            ["Storage__ConnectionString"] = connectionString,
+            ["DOTNET_ENVIRONMENT"] = "Production",
+            ["DOTNET_gcServer"] = "0",
+        };
+        var pid = ChildProcesses.Start("dotnet", [LocalHostPath, "--app", app, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)], environment, Path.Combine(_state.LogsPath, id + ".log"));
+        return new ProcessEntry(id, $"http://127.0.0.1:{port}", pid);
+    }
+
+    private async Task WaitReadyAsync(LocalClusterState state, StorageClients storage, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        var apps = new List<(ProcessEntry Entry, string Path)> { (state.Router!, "/v2/health/ready"), (state.Publisher!, "/admin/host/status") };
+        foreach (var shard in state.Shards)
+        {
+            apps.Add((shard, "/v2/health/ready"));
+        }
+
+        foreach (var (entry, path) in apps)
+        {
+            while (true)
+            {
+                if (!ChildProcesses.IsOurs(entry.Pid, HostMarker))
+                {
+                    throw new InvalidOperationException($"{entry.Id} exited at start; see {Path.Combine(_state.LogsPath, entry.Id + ".log")}");
+                }
+
+                try
+                {
+                    using var response = await http.GetAsync(new Uri(entry.Url + path), cancellationToken).ConfigureAwait(false);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        break;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                }
+                catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                }
+
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"{entry.Id} did not become ready within 90 s; see {Path.Combine(_state.LogsPath, entry.Id + ".log")}");
+                }
+
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        // The router finds shards in Table `shards`: wait until every shard has registered.
+        using var cache = new MemoryCache(new MemoryCacheOptions());
+        var directory = new ShardDirectory(storage, cache, TimeProvider.System);
+        while (true)
+        {
+            var rows = await directory.ListAsync("cpu", cancellationToken).ConfigureAwait(false);
+            var registered = 0;
+            foreach (var shard in state.Shards)
+            {
+                foreach (var row in rows)
+                {
+                    if (row.RowKey == shard.Id && row.BaseUrl == shard.Url)
+                    {
+                        registered++;
+                        break;
+                    }
+                }
+            }
+
+            if (registered == state.Shards.Count)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("the shards did not register in Table shards within 90 s");
+            }
+
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task CreateDemoAsync(LocalClusterState state, LocalClusterState? previous, StorageClients storage, CancellationToken cancellationToken)
+    {
+        using var cache = new MemoryCache(new MemoryCacheOptions());
+        var tenants = new TenantStore(storage, cache);
+        // Keep the demo key across restarts when storage persisted it; else make a new one.
+        string? key = null;
+        foreach (var tenant in previous?.Tenants ?? [])
+        {
+            if (tenant.Name == DemoTenant && await tenants.AuthenticateAsync(tenant.ApiKey, cancellationToken).ConfigureAwait(false) is not null)
+            {
+                key = tenant.ApiKey;
+            }
+        }
+
+        key ??= await tenants.AddKeyAsync(DemoTenant, null, cancellationToken).ConfigureAwait(false);
+        state.Tenants.Add(new TenantKey(DemoTenant, key));
+        _state.Write(state);
+
+        _log($"Publishing the demo model '{DemoModel}' through the blob drop…");
+        var publisher = new DropPublisher(storage, new ModelRegistry(storage, cache));
+        var outcome = await publisher.PublishAsync(DemoTenant, DemoModel, "1", DemoModels.Linear(), TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+        if (outcome.State != ModelStates.Ready)
+        {
+            throw new InvalidOperationException($"the demo model was not published: {outcome.State} {outcome.Error}");
+        }
+    }
+}

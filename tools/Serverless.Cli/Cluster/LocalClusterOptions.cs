@@ -1,0 +1,19 @@
+namespace Serverless.Cli.Cluster;
+
+/// <summary>How to start a local cluster.</summary>
+public sealed class LocalClusterOptions
+{
+    public int Shards { get; set; } = 3;
+
+    /// <summary>The router's port; 0 picks a free one.</summary>
+    public int RouterPort { get; set; } = 7070;
+
+    /// <summary>Keep Azurite's data in the state folder (true for <c>up</c>) or in memory (tests).</summary>
+    public bool PersistStorage { get; set; } = true;
+
+    /// <summary>Create tenant <c>demo</c> and publish the demo model.</summary>
+    public bool CreateDemo { get; set; } = true;
+
+    /// <summary>Each shard's session cache budget.</summary>
+    public long ShardCacheBytes { get; set; } = 512L * 1024 * 1024;
+}

@@ -1,0 +1,12 @@
+using System.CommandLine;
+using Serverless.Cli.Commands;
+
+var root = new RootCommand("serverless: run, publish to and inspect the multi-model scoring platform")
+{
+    UpCommand.Create(),
+    DownCommand.Create(),
+    PublishCommand.Create(),
+    ModelsCommand.Create(),
+    ScaleCommand.Create(),
+};
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

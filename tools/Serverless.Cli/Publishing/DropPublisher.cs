@@ -1,0 +1,74 @@
+using System.Security.Cryptography;
+using Azure.Storage.Blobs.Models;
+using Serverless.Core.Naming;
+using Serverless.Core.Publishing;
+using Serverless.Core.Registry;
+using Serverless.Core.Storage;
+
+namespace Serverless.Cli.Publishing;
+
+/// <summary>
+/// Publishes as a user does: uploads the file into the blob drop (never calls the publisher) and waits
+/// for the publisher's verdict in the registry.
+/// </summary>
+public sealed class DropPublisher
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+    private readonly StorageClients _storage;
+    private readonly ModelRegistry _registry;
+
+    public DropPublisher(StorageClients storage, ModelRegistry registry)
+    {
+        _storage = storage;
+        _registry = registry;
+    }
+
+    /// <summary>The version after the highest numeric one the model has, or "1".</summary>
+    public async Task<string> NextVersionAsync(string tenant, string model, CancellationToken cancellationToken)
+    {
+        long highest = 0;
+        foreach (var row in await _registry.ListAsync(tenant, cancellationToken).ConfigureAwait(false))
+        {
+            if (row.Model == model && long.TryParse(row.Version, out var v) && v > highest)
+            {
+                highest = v;
+            }
+        }
+
+        return (highest + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Drops the model and waits for its Ready or Rejected row. Throws <see cref="ArgumentException"/> for bad names.</summary>
+    public async Task<PublishOutcome> PublishAsync(string tenant, string model, string version, byte[] content, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ModelNames.Validate(tenant, model, version);
+        var sha = Convert.ToHexStringLower(SHA256.HashData(content));
+        var existing = await _registry.GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+        if (existing is { State: ModelStates.Ready })
+        {
+            return existing.Sha256 == sha
+                ? new PublishOutcome(ModelStates.Ready, "", existing)
+                : new PublishOutcome(ModelStates.Rejected, $"version '{version}' of model '{model}' already exists with different bytes; versions are immutable, publish a new version", existing);
+        }
+
+        var blob = _storage.Drop.GetBlobClient(ModelNames.DropBlobName(tenant, model, version));
+        await blob.UploadAsync(new BinaryData(content), new BlobUploadOptions(), cancellationToken).ConfigureAwait(false);
+
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var row = await _registry.GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+            if (row is not null && row.Sha256 == sha && row.State is ModelStates.Ready or ModelStates.Rejected)
+            {
+                return new PublishOutcome(row.State, row.Error, row);
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"no verdict on {tenant}/{model}/{version} within {timeout.TotalSeconds:F0} s: is the publisher running? (the file stays in the drop)");
+            }
+
+            await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

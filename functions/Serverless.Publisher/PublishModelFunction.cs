@@ -15,7 +15,7 @@ public sealed class PublishModelFunction
 
     [Function("PublishModel")]
     public async Task Run(
-        [BlobTrigger("model-drop/{tenant}/{model}/{version}/model.onnx", Connection = "ModelDropStorage")] Stream blob,
+        [BlobTrigger("model-drop/{tenant}/{model}/{version}/model.onnx", Source = BlobTriggerSource.EventGrid, Connection = "ModelDropStorage")] Stream blob,
         string tenant,
         string model,
         string version,

@@ -8,7 +8,12 @@ public static class JsonBodies
 {
     // Messages quote names ('x'); the default encoder would write \u0027. These bodies are JSON for
     // API clients, never embedded in HTML, so the relaxed encoder is right.
-    private static readonly CoreJsonContext Context = new(new JsonSerializerOptions(Context.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+    private static readonly CoreJsonContext Context = new(new JsonSerializerOptions
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
 
     public static byte[] Error(string message) => JsonSerializer.SerializeToUtf8Bytes(new ErrorResponse(message), Context.ErrorResponse);
 

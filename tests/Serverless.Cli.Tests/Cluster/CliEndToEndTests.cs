@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Serverless.Cli.Cluster;
+
+namespace Serverless.Cli.Tests.Cluster;
+
+/// <summary>The CLI as a user runs it: up --detach, the printed curl, publish, models, scale, down.</summary>
+[TestClass]
+public sealed class CliEndToEndTests
+{
+    [TestMethod]
+    [Timeout(240_000)]
+    public async Task UpDetach_PrintedRequestAnswers_PublishRejectsJunk_DownStopsEverything()
+    {
+        var home = Path.Combine(Path.GetTempPath(), "serverless-cli-" + Guid.NewGuid().ToString("N")[..8]);
+        var port = Azurite.FreePort();
+        try
+        {
+            var up = await RunCliAsync(home, "up", "--detach", "--shards", "2", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Assert.AreEqual(0, up.ExitCode, up.Output);
+            StringAssert.Contains(up.Output, "curl");
+            StringAssert.Contains(up.Output, $"http://127.0.0.1:{port}/v2/models/{LocalCluster.DemoModel}/infer");
+
+            var state = new StateDirectory(home).Read();
+            Assert.IsNotNull(state);
+            Assert.AreEqual($"http://127.0.0.1:{port}", state.RouterUrl);
+            Assert.AreEqual(2, state.Shards.Count);
+            Assert.IsTrue(state.Shards.All(s => s.Pid > 0 && s.Url.StartsWith("http://127.0.0.1:", StringComparison.Ordinal)));
+            var key = state.Tenants.Single(t => t.Name == "demo").ApiKey;
+            StringAssert.Contains(up.Output, key);
+
+            // The request the printed curl line makes.
+            using (var http = new HttpClient())
+            using (var request = new HttpRequestMessage(HttpMethod.Post, $"{state.RouterUrl}/v2/models/{LocalCluster.DemoModel}/infer"))
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+                request.Content = new StringContent("""{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}""", Encoding.UTF8, "application/json");
+                using var response = await http.SendAsync(request);
+                var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+                Assert.AreEqual(200, (int)response.StatusCode, body.ToJsonString());
+                var y = body["outputs"]![0]!["data"]!.AsArray().Select(n => (double)n!).ToArray();
+                var expected = 1 / (1 + Math.Exp(-5.5)); // x·W + b = 5.5 for both outputs of the demo model
+                Assert.AreEqual(expected, y[0], 1e-6);
+                Assert.AreEqual(expected, y[1], 1e-6);
+            }
+
+            var junk = Path.Combine(home, "junk.onnx");
+            await File.WriteAllTextAsync(junk, "not a model at all");
+            var rejected = await RunCliAsync(home, "publish", junk, "--model", "junk");
+            Assert.AreNotEqual(0, rejected.ExitCode, rejected.Output);
+            StringAssert.Contains(rejected.Output, "Rejected");
+            StringAssert.Contains(rejected.Output, "not a loadable ONNX model");
+
+            var badName = await RunCliAsync(home, "publish", junk, "--model", "Bad Name");
+            Assert.AreEqual(2, badName.ExitCode, badName.Output);
+            StringAssert.Contains(badName.Output, "model name 'Bad Name' is not valid");
+
+            var good = Path.Combine(home, "linear.onnx");
+            await File.WriteAllBytesAsync(good, Serverless.Core.Onnx.DemoModels.Linear());
+            var published = await RunCliAsync(home, "publish", good, "--model", "linear");
+            Assert.AreEqual(0, published.ExitCode, published.Output);
+            StringAssert.Contains(published.Output, "Ready: linear version 1");
+
+            var models = await RunCliAsync(home, "models");
+            Assert.AreEqual(0, models.ExitCode, models.Output);
+            StringAssert.Contains(models.Output, "linear");
+            StringAssert.Contains(models.Output, "Rejected");
+
+            var scale = await RunCliAsync(home, "scale", "linear", "--replicas", "2");
+            Assert.AreEqual(0, scale.ExitCode, scale.Output);
+
+            var down = await RunCliAsync(home, "down");
+            Assert.AreEqual(0, down.ExitCode, down.Output);
+            foreach (var process in state.AllProcesses())
+            {
+                Assert.IsFalse(ChildProcesses.IsOurs(process.Pid, process.Id == "azurite" ? "azurite" : "Serverless.LocalHost"), $"{process.Id} (pid {process.Pid}) still runs after down");
+            }
+
+            Assert.IsFalse(File.Exists(Path.Combine(home, "local.json")));
+        }
+        finally
+        {
+            if (new StateDirectory(home).Read() is { } left)
+            {
+                await new LocalCluster(new StateDirectory(home), _ => { }).StopAsync(left);
+            }
+
+            try
+            {
+                Directory.Delete(home, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunCliAsync(string home, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Serverless.Cli.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["SERVERLESS_HOME"] = home;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout + await stderr);
+    }
+}

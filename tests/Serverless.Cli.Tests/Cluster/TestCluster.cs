@@ -1,0 +1,117 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Caching.Memory;
+using Serverless.Cli.Cluster;
+using Serverless.Cli.Publishing;
+using Serverless.Core.Publishing;
+using Serverless.Core.Registry;
+using Serverless.Core.Storage;
+using Serverless.Core.Tenancy;
+
+namespace Serverless.Cli.Tests.Cluster;
+
+/// <summary>
+/// A real local cluster for a test class or assembly: Azurite in memory, router, shards and publisher as
+/// processes on free loopback ports, its state in a temporary folder. Stopped (every process killed) on dispose.
+/// </summary>
+public sealed class TestCluster : IAsyncDisposable
+{
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions());
+
+    private TestCluster(StateDirectory directory, LocalCluster cluster, LocalClusterState state)
+    {
+        Directory = directory;
+        Cluster = cluster;
+        State = state;
+        Storage = LocalCluster.CreateStorage(state.Storage);
+        Registry = new ModelRegistry(Storage, _cache);
+        Tenants = new TenantStore(Storage, _cache);
+        Http = new HttpClient { BaseAddress = new Uri(state.RouterUrl), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public StateDirectory Directory { get; }
+
+    public LocalCluster Cluster { get; }
+
+    public LocalClusterState State { get; }
+
+    public StorageClients Storage { get; }
+
+    public ModelRegistry Registry { get; }
+
+    public TenantStore Tenants { get; }
+
+    public HttpClient Http { get; }
+
+    public string DemoKey => State.Tenants[0].ApiKey;
+
+    public static async Task<TestCluster> StartAsync(int shards, CancellationToken cancellationToken = default)
+    {
+        var directory = new StateDirectory(Path.Combine(Path.GetTempPath(), "serverless-test-" + Guid.NewGuid().ToString("N")[..8]));
+        var cluster = new LocalCluster(directory, message => Console.WriteLine(message));
+        var state = await cluster.StartAsync(new LocalClusterOptions { Shards = shards, RouterPort = 0, PersistStorage = false, ShardCacheBytes = 256L * 1024 * 1024 }, cancellationToken).ConfigureAwait(false);
+        return new TestCluster(directory, cluster, state);
+    }
+
+    /// <summary>Publishes through the blob drop, as the CLI does, and returns the verdict.</summary>
+    public Task<PublishOutcome> PublishAsync(string tenant, string model, string version, byte[] bytes) =>
+        new DropPublisher(Storage, Registry).PublishAsync(tenant, model, version, bytes, TimeSpan.FromSeconds(60), CancellationToken.None);
+
+    /// <summary>POSTs a v2 inference request to the router with the given key.</summary>
+    public async Task<(int Status, JsonNode? Body, HttpResponseMessage Response)> InferAsync(string? apiKey, string model, string json, string? version = null)
+    {
+        var path = version is null ? $"v2/models/{model}/infer" : $"v2/models/{model}/versions/{version}/infer";
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        if (apiKey is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        }
+
+        var response = await Http.SendAsync(request).ConfigureAwait(false);
+        var text = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+        return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text), response);
+    }
+
+    /// <summary>GETs a router path with the given key.</summary>
+    public async Task<(int Status, JsonNode? Body)> GetAsync(string? apiKey, string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (apiKey is not null)
+        {
+            request.Headers.TryAddWithoutValidation("x-api-key", apiKey);
+        }
+
+        using var response = await Http.SendAsync(request).ConfigureAwait(false);
+        var text = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+        return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+    }
+
+    /// <summary>True when every process of the cluster is still running (none crashed).</summary>
+    public bool AllProcessesAlive()
+    {
+        foreach (var process in State.AllProcesses())
+        {
+            if (!ChildProcesses.IsOurs(process.Pid, process == State.Azurite ? "azurite" : "Serverless.LocalHost"))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await Cluster.StopAsync(State).ConfigureAwait(false);
+        _cache.Dispose();
+        try
+        {
+            System.IO.Directory.Delete(Directory.Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

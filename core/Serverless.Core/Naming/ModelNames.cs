@@ -10,11 +10,11 @@ namespace Serverless.Core.Naming;
 public static partial class ModelNames
 {
     /// <summary>Lower-case letters, digits, '-' and '_', 1–63 characters, starting with a letter or digit.</summary>
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,62}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9_-]{0,62}\z", RegexOptions.CultureInvariant)]
     private static partial Regex NameRegex();
 
     /// <summary>Digits (<c>3</c>) or a semantic version (<c>1.2.0</c>, <c>1.2.0-rc.1</c>).</summary>
-    [GeneratedRegex(@"^(0|[1-9][0-9]{0,17})(\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?)?$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^(0|[1-9][0-9]{0,17})(\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?)?\z", RegexOptions.CultureInvariant)]
     private static partial Regex VersionRegex();
 
     public static bool IsValidName(string? name) => name is not null && NameRegex().IsMatch(name);

@@ -19,7 +19,32 @@ public static class ModelVersion
             return lpre is null ? (rpre is null ? 0 : 1) : -1;
         }
 
-        return string.CompareOrdinal(lpre, rpre);
+        return ComparePreRelease(lpre, rpre);
+    }
+
+    /// <summary>SemVer 2.0 §11.4: dot-separated identifiers; numeric ones as numbers and below alphanumeric ones.</summary>
+    private static int ComparePreRelease(string left, string right)
+    {
+        var l = left.Split('.');
+        var r = right.Split('.');
+        for (var i = 0; i < Math.Min(l.Length, r.Length); i++)
+        {
+            var lNumeric = ulong.TryParse(l[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ln);
+            var rNumeric = ulong.TryParse(r[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var rn);
+            var c = (lNumeric, rNumeric) switch
+            {
+                (true, true) => ln.CompareTo(rn),
+                (true, false) => -1,
+                (false, true) => 1,
+                _ => string.CompareOrdinal(l[i], r[i]),
+            };
+            if (c != 0)
+            {
+                return c;
+            }
+        }
+
+        return l.Length.CompareTo(r.Length);
     }
 
     private static (long Major, long Minor, long Patch, string? PreRelease) Parse(string version)

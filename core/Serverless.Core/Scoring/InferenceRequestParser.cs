@@ -228,7 +228,7 @@ public static class InferenceRequestParser
             case TensorElementType.UInt64:
                 return e.ValueKind == JsonValueKind.Number && e.TryGetUInt64(out ((ulong[])array)[i]);
             case TensorElementType.Float16:
-                if (TryGetDouble(e, out var h) && (double.IsFinite(h) ? Math.Abs(h) <= 65504 : true))
+                if (TryGetDouble(e, out var h) && (!double.IsFinite(h) || Half.IsFinite((Half)h)))
                 {
                     ((Float16[])array)[i] = new Float16(BitConverter.HalfToUInt16Bits((Half)h));
                     return true;
@@ -236,7 +236,7 @@ public static class InferenceRequestParser
 
                 return false;
             case TensorElementType.Float:
-                if (TryGetDouble(e, out var f) && (!double.IsFinite(f) || Math.Abs(f) <= float.MaxValue))
+                if (TryGetDouble(e, out var f) && (!double.IsFinite(f) || float.IsFinite((float)f)))
                 {
                     ((float[])array)[i] = (float)f;
                     return true;

@@ -55,17 +55,19 @@ public sealed class SessionCache : IDisposable
         }
 
         _misses.Add(1);
-        while (true)
+        var lazy = _loads.GetOrAdd(key, k => new Lazy<Task<ModelSession>>(() => LoadAndInsertAsync(k, load)));
+        var session = await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (session.TryAcquire())
         {
-            var lazy = _loads.GetOrAdd(key, k => new Lazy<Task<ModelSession>>(() => LoadAndInsertAsync(k, load)));
-            var session = await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
-
-            // The session may have been evicted (and disposed) between its load and this line: load again.
-            if (session.TryAcquire())
-            {
-                return new SessionLease(session, cacheHit: false);
-            }
+            return new SessionLease(session, cacheHit: false);
         }
+
+        // Evicted (and disposed) between its load and this line, e.g. a model larger than the whole
+        // budget: serve this request from a private, uncached session rather than loading in a loop.
+        // Its one reference is this request's, so it is disposed when the lease ends.
+        var own = await load(cancellationToken).ConfigureAwait(false);
+        Interlocked.Increment(ref _loadCount);
+        return new SessionLease(own, cacheHit: false);
     }
 
     /// <summary>Drops a session from the cache (it is disposed after its last run).</summary>

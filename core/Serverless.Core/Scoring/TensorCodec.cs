@@ -126,21 +126,23 @@ public static class TensorCodec
         }
     }
 
-    private static OrtValue CreateValue(InputTensor input) => input.Data switch
+    // Switch on the declared element type, not on the array: the CLR lets a byte[] pass as an sbyte[]
+    // (and ulong[] as long[]) in a type test, which would wrap unsigned data as a signed tensor.
+    private static OrtValue CreateValue(InputTensor input) => input.ElementType switch
     {
-        float[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
-        double[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
-        long[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
-        int[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
-        short[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
-        sbyte[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
-        byte[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
-        ulong[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
-        uint[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
-        ushort[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
-        bool[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
-        Float16[] a => OrtValue.CreateTensorValueFromMemory(a, input.Shape),
-        string[] a => CreateStringValue(a, input.Shape),
+        TensorElementType.Float => OrtValue.CreateTensorValueFromMemory((float[])input.Data, input.Shape),
+        TensorElementType.Double => OrtValue.CreateTensorValueFromMemory((double[])input.Data, input.Shape),
+        TensorElementType.Int64 => OrtValue.CreateTensorValueFromMemory((long[])input.Data, input.Shape),
+        TensorElementType.Int32 => OrtValue.CreateTensorValueFromMemory((int[])input.Data, input.Shape),
+        TensorElementType.Int16 => OrtValue.CreateTensorValueFromMemory((short[])input.Data, input.Shape),
+        TensorElementType.Int8 => OrtValue.CreateTensorValueFromMemory((sbyte[])input.Data, input.Shape),
+        TensorElementType.UInt8 => OrtValue.CreateTensorValueFromMemory((byte[])input.Data, input.Shape),
+        TensorElementType.UInt64 => OrtValue.CreateTensorValueFromMemory((ulong[])input.Data, input.Shape),
+        TensorElementType.UInt32 => OrtValue.CreateTensorValueFromMemory((uint[])input.Data, input.Shape),
+        TensorElementType.UInt16 => OrtValue.CreateTensorValueFromMemory((ushort[])input.Data, input.Shape),
+        TensorElementType.Bool => OrtValue.CreateTensorValueFromMemory((bool[])input.Data, input.Shape),
+        TensorElementType.Float16 => OrtValue.CreateTensorValueFromMemory((Float16[])input.Data, input.Shape),
+        TensorElementType.String => CreateStringValue((string[])input.Data, input.Shape),
         _ => throw new ScoringException($"input '{input.Name}' has an unsupported datatype"),
     };
 

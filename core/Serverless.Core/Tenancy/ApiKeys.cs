@@ -49,13 +49,23 @@ public static class ApiKeys
         foreach (var record in hashRecords.Split(';', StringSplitOptions.RemoveEmptyEntries))
         {
             var colon = record.IndexOf(':', StringComparison.Ordinal);
+            byte[] salt, expected;
+            try
+            {
+                salt = Convert.FromHexString(record.AsSpan(0, Math.Max(colon, 0)));
+                expected = Convert.FromHexString(record.AsSpan(colon + 1));
+            }
+            catch (FormatException)
+            {
+                // A damaged record matches nothing; it must not turn a request into a 500.
+                continue;
+            }
+
             if (colon <= 0)
             {
                 continue;
             }
 
-            var salt = Convert.FromHexString(record.AsSpan(0, colon));
-            var expected = Convert.FromHexString(record.AsSpan(colon + 1));
             // No early exit: every record is checked so timing does not tell which one matched.
             matched |= CryptographicOperations.FixedTimeEquals(Hash(salt, secret), expected);
         }

@@ -12,6 +12,7 @@ namespace Serverless.Core.Tenancy;
 public sealed class TenantStore
 {
     private static readonly TimeSpan CacheDuration = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan UnknownCacheDuration = TimeSpan.FromSeconds(2);
     private readonly StorageClients _storage;
     private readonly IMemoryCache _cache;
 
@@ -97,8 +98,9 @@ public sealed class TenantStore
 
         var response = await _storage.TenantsTable.GetEntityIfExistsAsync<TenantEntity>(tenant, TenantEntity.RowKeyValue, cancellationToken: cancellationToken).ConfigureAwait(false);
         var entity = response.HasValue ? response.Value : null;
-        // Unknown tenants are cached too (briefly), so a flood of bad keys does not become a flood of reads.
-        _cache.Set(CacheKey(tenant), entity, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheDuration, Size = 1 });
+        // Unknown tenants are cached too, briefly, so a flood of bad keys does not become a flood of reads
+        // while a tenant just created is usable within seconds.
+        _cache.Set(CacheKey(tenant), entity, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = entity is null ? UnknownCacheDuration : CacheDuration, Size = 1 });
         return entity;
     }
 

@@ -62,6 +62,18 @@ public sealed class CliEndToEndTests
             var published = await RunCliAsync(home, "publish", good, "--model", "linear");
             Assert.AreEqual(0, published.ExitCode, published.Output);
             StringAssert.Contains(published.Output, "Ready: linear version 1");
+            using (var http = new HttpClient())
+            using (var request = new HttpRequestMessage(HttpMethod.Post, $"{state.RouterUrl}/v2/models/linear/infer"))
+            {
+                request.Headers.TryAddWithoutValidation("x-api-key", key);
+                request.Content = new StringContent("""{"inputs":[{"name":"x","shape":[2,4],"datatype":"FP32","data":[0.5,-1,2,0,3,3,-2,1]}]}""", Encoding.UTF8, "application/json");
+                using var response = await http.SendAsync(request);
+                var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+                Assert.AreEqual(200, (int)response.StatusCode, body.ToJsonString());
+                var expected = Scoring.DirectOnnxRuntime.RunFloat(Serverless.Core.Onnx.DemoModels.Linear(), "y", ("x", [0.5f, -1f, 2f, 0f, 3f, 3f, -2f, 1f], [2, 4]));
+                CollectionAssert.AreEqual(expected, body["outputs"]![0]!["data"]!.AsArray().Select(n => (float)n!).ToArray());
+            }
+
 
             var models = await RunCliAsync(home, "models");
             Assert.AreEqual(0, models.ExitCode, models.Output);

@@ -8,5 +8,8 @@ var root = new RootCommand("serverless: run, publish to and inspect the multi-mo
     PublishCommand.Create(),
     ModelsCommand.Create(),
     ScaleCommand.Create(),
+    LifecycleCommands.Alias(),
+    LifecycleCommands.Retire(),
+    LifecycleCommands.Delete(),
 };
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -50,24 +50,9 @@ public static class ServerlessServiceCollectionExtensions
     {
         services.AddServerlessStorage(configuration);
         services.AddOptions<RouterOptions>().Bind(configuration.GetSection(RouterOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
-        services.TryAddSingleton<TenantStore>();
-        services.TryAddSingleton<PlacementStore>();
-        services.TryAddSingleton<ShardDirectory>();
         services.TryAddSingleton<RouterService>();
-        var connectTimeout = TimeSpan.FromSeconds(configuration.GetSection(RouterOptions.SectionName).GetValue(nameof(RouterOptions.ConnectTimeoutSeconds), 2));
-        services.AddHttpClient(RouterService.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
-            {
-                // Pooled, long-lived connections to the shards; recycled so DNS changes are seen.
-                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-                PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-                ConnectTimeout = connectTimeout,
-                MaxConnectionsPerServer = 256,
-                UseProxy = false,
-                UseCookies = false,
-                AllowAutoRedirect = false,
-            })
-            .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+        var connectTimeout = configuration.GetSection(RouterOptions.SectionName).GetValue(nameof(RouterOptions.ConnectTimeoutSeconds), 2);
+        services.AddServerlessLifecycle(TimeSpan.FromSeconds(connectTimeout));
         return services;
     }
 
@@ -78,6 +63,31 @@ public static class ServerlessServiceCollectionExtensions
         services.AddOptions<PublisherOptions>().Bind(configuration.GetSection(PublisherOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<OrtRuntime>();
         services.TryAddSingleton<ModelPublisher>();
+        services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));
         return services;
     }
+
+    /// <summary>
+    /// Tenants, placement and the model lifecycle (aliases with warm-up, retire, delete): what the
+    /// router, the publisher and the CLI need to find and call a model's replicas.
+    /// </summary>
+    public static IServiceCollection AddServerlessLifecycle(this IServiceCollection services, TimeSpan connectTimeout)
+    {
+        services.TryAddSingleton<TenantStore>();
+        services.TryAddSingleton<PlacementStore>();
+        services.TryAddSingleton<ShardDirectory>();
+        services.TryAddSingleton<ReplicaResolver>();
+        services.TryAddSingleton<ReplicaWarmer>();
+        services.TryAddSingleton<ModelLifecycle>();
+        if (!services.Any(d => d.ServiceType == typeof(ShardClientMarker)))
+        {
+            services.AddSingleton<ShardClientMarker>();
+            services.AddShardHttpClient(connectTimeout);
+        }
+
+        return services;
+    }
+
+    /// <summary>Marks that the shard HTTP client is registered, so it is registered once.</summary>
+    private sealed class ShardClientMarker;
 }

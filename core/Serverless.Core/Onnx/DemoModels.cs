@@ -89,4 +89,43 @@ public static class DemoModels
             .AddOutput("y", OnnxElementType.Float, "n")
             .AddNode("NoSuchOperator", ["x"], ["y"])
             .ToBytes();
+
+    /// <summary>
+    /// A classifier shaped like scikit-learn's after skl2onnx: input <c>X</c> FP32 [batch, 3]; outputs
+    /// <c>label</c> INT64 [batch] (ArgMax of Softmax(X·W)) and <c>probabilities</c>, a sequence of maps
+    /// from class label to probability made by <c>ZipMap</c>. With <paramref name="stringLabels"/> the
+    /// classes are "cat", "dog", "fish" and the map keys are strings.
+    /// </summary>
+    public static byte[] ZipMapClassifier(bool stringLabels = false)
+    {
+        var builder = new OnnxModelBuilder("zipmap_classifier")
+            .AddOpset("ai.onnx.ml", 1)
+            .AddInput("X", OnnxElementType.Float, "batch", 3)
+            .AddInitializer("W", new float[] { 1f, 0f, 0f, 0f, 1f, 0f, 0f, 0f, 1f }, 3, 3)
+            .AddNode("MatMul", ["X", "W"], ["scores"])
+            .AddNode("Softmax", ["scores"], ["probs"], null, OnnxAttribute.Int("axis", 1))
+            .AddNode("ArgMax", ["probs"], ["label"], null, OnnxAttribute.Int("axis", 1), OnnxAttribute.Int("keepdims", 0))
+            .AddOutput("label", OnnxElementType.Int64, "batch");
+        if (stringLabels)
+        {
+            builder.AddNode("ZipMap", ["probs"], ["probabilities"], "ai.onnx.ml", OnnxAttribute.Strings("classlabels_strings", "cat", "dog", "fish"))
+                .AddSequenceOfMapsOutput("probabilities", OnnxElementType.String, OnnxElementType.Float);
+        }
+        else
+        {
+            builder.AddNode("ZipMap", ["probs"], ["probabilities"], "ai.onnx.ml", OnnxAttribute.Ints("classlabels_int64s", 0, 1, 2))
+                .AddSequenceOfMapsOutput("probabilities", OnnxElementType.Int64, OnnxElementType.Float);
+        }
+
+        return builder.ToBytes();
+    }
+
+    /// <summary>A model whose weight is stored as external data in <c>weights.bin</c> (not shipped).</summary>
+    public static byte[] ExternalData() =>
+        new OnnxModelBuilder("external_data")
+            .AddInput("x", OnnxElementType.Float, "batch", 4)
+            .AddExternalInitializer("W", OnnxElementType.Float, [4, 2], "weights.bin")
+            .AddNode("MatMul", ["x", "W"], ["y"])
+            .AddOutput("y", OnnxElementType.Float, "batch", 2)
+            .ToBytes();
 }

@@ -9,6 +9,7 @@ public sealed class OnnxAttribute
     private const int TypeString = 3;
     private const int TypeFloats = 6;
     private const int TypeInts = 7;
+    private const int TypeStrings = 8;
 
     private const int FieldName = 1;
     private const int FieldF = 2;
@@ -16,6 +17,7 @@ public sealed class OnnxAttribute
     private const int FieldS = 4;
     private const int FieldFloats = 7;
     private const int FieldInts = 8;
+    private const int FieldStrings = 9;
     private const int FieldType = 20;
 
     private readonly int _type;
@@ -24,8 +26,9 @@ public sealed class OnnxAttribute
     private readonly string? _string;
     private readonly long[]? _ints;
     private readonly float[]? _floats;
+    private readonly string[]? _strings;
 
-    private OnnxAttribute(string name, int type, long i = 0, float f = 0, string? s = null, long[]? ints = null, float[]? floats = null)
+    private OnnxAttribute(string name, int type, long i = 0, float f = 0, string? s = null, long[]? ints = null, float[]? floats = null, string[]? strings = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         Name = name;
@@ -35,6 +38,7 @@ public sealed class OnnxAttribute
         _string = s;
         _ints = ints;
         _floats = floats;
+        _strings = strings;
     }
 
     /// <summary>The attribute name, e.g. <c>axis</c>.</summary>
@@ -67,6 +71,13 @@ public sealed class OnnxAttribute
         return new(name, TypeFloats, floats: (float[])values.Clone());
     }
 
+    /// <summary>A list-of-strings attribute (e.g. ZipMap's <c>classlabels_strings</c>).</summary>
+    public static OnnxAttribute Strings(string name, params string[] values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        return new(name, TypeStrings, strings: (string[])values.Clone());
+    }
+
     /// <summary>Encodes this attribute as an <c>AttributeProto</c> body.</summary>
     internal void WriteTo(ProtobufWriter writer)
     {
@@ -97,6 +108,13 @@ public sealed class OnnxAttribute
                 foreach (long value in _ints!)
                 {
                     writer.WriteInt64(FieldInts, value);
+                }
+
+                break;
+            case TypeStrings:
+                foreach (string value in _strings!)
+                {
+                    writer.WriteString(FieldStrings, value);
                 }
 
                 break;

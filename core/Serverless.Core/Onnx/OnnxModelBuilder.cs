@@ -56,6 +56,18 @@ public sealed class OnnxModelBuilder
     private const int TensorStringData = 6;
     private const int TensorName = 8;
     private const int TensorRawData = 9;
+    private const int TensorExternalData = 13;
+    private const int TensorDataLocation = 14;
+
+    // TypeProto.sequence_type / map_type, TypeProto.Sequence, TypeProto.Map, StringStringEntryProto
+    private const int TypeSequenceType = 4;
+    private const int TypeMapType = 5;
+    private const int SequenceElemType = 1;
+    private const int MapKeyType = 1;
+    private const int MapValueType = 2;
+    private const int EntryKey = 1;
+    private const int EntryValue = 2;
+    private const int DataLocationExternal = 1;
 
     private const string ProducerName = "Serverless.Core.OnnxModelBuilder";
     private const string ProducerVersion = "1";
@@ -93,6 +105,47 @@ public sealed class OnnxModelBuilder
     public OnnxModelBuilder AddOutput(string name, OnnxElementType type, params object[] dims)
     {
         _outputs.Add(EncodeValueInfo(name, type, dims));
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a graph output that is a sequence of maps, as scikit-learn classifiers converted with a
+    /// <c>ZipMap</c> produce (e.g. <c>seq(map(int64, float))</c>).
+    /// </summary>
+    public OnnxModelBuilder AddSequenceOfMapsOutput(string name, OnnxElementType keyType, OnnxElementType valueType)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        var writer = new ProtobufWriter();
+        writer.WriteString(ValueInfoName, name);
+        writer.WriteMessage(ValueInfoType, type => type.WriteMessage(TypeSequenceType, sequence =>
+            sequence.WriteMessage(SequenceElemType, element => element.WriteMessage(TypeMapType, map =>
+            {
+                map.WriteInt32(MapKeyType, (int)keyType);
+                map.WriteMessage(MapValueType, value => value.WriteMessage(TypeTensorType, tensor => tensor.WriteInt32(TensorTypeElemType, (int)valueType)));
+            }))));
+        _outputs.Add(writer.ToArray());
+        return this;
+    }
+
+    /// <summary>
+    /// Adds an initializer whose data lives in an external file beside the model (ONNX external data),
+    /// as large exported models do; used to test that such models are refused with a clear reason.
+    /// </summary>
+    public OnnxModelBuilder AddExternalInitializer(string name, OnnxElementType type, long[] dims, string location)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(dims);
+        var writer = new ProtobufWriter();
+        WriteDims(writer, dims);
+        writer.WriteInt32(TensorDataType, (int)type);
+        writer.WriteString(TensorName, name);
+        writer.WriteMessage(TensorExternalData, entry =>
+        {
+            entry.WriteString(EntryKey, "location");
+            entry.WriteString(EntryValue, location);
+        });
+        writer.WriteInt32(TensorDataLocation, DataLocationExternal);
+        _initializers.Add(writer.ToArray());
         return this;
     }
 

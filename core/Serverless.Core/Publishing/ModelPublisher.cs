@@ -1,10 +1,13 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using Azure;
+using Azure.Data.Tables;
 using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
 using Serverless.Core.Naming;
+using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
 using Serverless.Core.Scoring;
 using Serverless.Core.Storage;
@@ -12,22 +15,25 @@ using Serverless.Core.Storage;
 namespace Serverless.Core.Publishing;
 
 /// <summary>
-/// Turns a file dropped at <c>model-drop/{tenant}/{model}/{version}/model.onnx</c> into a served model:
-/// validate (ONNX Runtime must open it) → store immutably in <c>models</c> → register in Table
-/// <c>models</c>. A file that fails leaves the dropped blob in place and a <c>Rejected</c> row saying why.
+/// Turns a file dropped at <c>model-drop/{tenant}/{model}/{version}/model.onnx</c> (with an optional
+/// <c>model.json</c> beside it) into a served model: check → open with ONNX Runtime → store immutably in
+/// <c>models</c> → register in Table <c>models</c> → set aliases. A file that fails leaves the dropped blob
+/// in place and a <c>Rejected</c> row saying why.
 /// </summary>
 public sealed partial class ModelPublisher
 {
     private readonly StorageClients _storage;
     private readonly ModelRegistry _registry;
+    private readonly ModelLifecycle _lifecycle;
     private readonly OrtRuntime _runtime;
     private readonly PublisherOptions _options;
     private readonly ILogger<ModelPublisher> _logger;
 
-    public ModelPublisher(StorageClients storage, ModelRegistry registry, OrtRuntime runtime, IOptions<PublisherOptions> options, ILogger<ModelPublisher> logger)
+    public ModelPublisher(StorageClients storage, ModelRegistry registry, ModelLifecycle lifecycle, OrtRuntime runtime, IOptions<PublisherOptions> options, ILogger<ModelPublisher> logger)
     {
         _storage = storage;
         _registry = registry;
+        _lifecycle = lifecycle;
         _runtime = runtime;
         _options = options.Value;
         _logger = logger;
@@ -52,44 +58,50 @@ public sealed partial class ModelPublisher
 
         var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
         var existing = await _registry.GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
-        if (existing is { State: ModelStates.Ready })
+        if (existing is { State: ModelStates.Ready or ModelStates.Retired })
         {
             if (existing.Sha256 == sha)
             {
                 // The same bytes dropped again: publishing is idempotent.
-                return new PublishOutcome(ModelStates.Ready, "", existing);
+                return new PublishOutcome(existing.State, "", existing);
             }
 
-            // Versions are immutable: the served version stays as it is.
+            // Versions are immutable: the served version stays as it is, and the refusal is recorded on it.
             var message = $"version '{version}' of model '{model}' already exists with different bytes (sha256 {existing.Sha256[..12]}…); versions are immutable, publish a new version";
             LogRejected(tenant, model, version, message);
+            existing.DropSha256 = sha;
+            existing.DropError = message;
+            await _storage.ModelsTable.UpdateEntityAsync(existing, ETag.All, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+            _registry.Invalidate(tenant, model);
             return new PublishOutcome(ModelStates.Rejected, message, existing);
         }
 
-        if (bytes.Length == 0)
+        var (manifest, manifestError) = await ReadManifestAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+        if (manifestError is not null)
         {
-            return await RejectAsync(tenant, model, version, sha, "model file is empty", cancellationToken).ConfigureAwait(false);
+            return await RejectAsync(tenant, model, version, sha, manifestError, cancellationToken).ConfigureAwait(false);
         }
 
-        ModelSession probe;
-        try
+        var validation = Validate(bytes, model, version, out var inputs, out var outputs);
+        if (validation is null && manifest is not null)
         {
-            probe = new ModelSession(model, version, _runtime.CreateSession(bytes), bytes.LongLength);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            return await RejectAsync(tenant, model, version, sha, $"not a loadable ONNX model: {e.Message}", cancellationToken).ConfigureAwait(false);
+            validation = ManifestReader.CheckInputs(manifest, inputs);
         }
 
-        TensorMetadata[] inputs, outputs;
-        try
+        if (validation is not null)
         {
-            inputs = ModelSession.ToMetadata(probe.Inputs);
-            outputs = ModelSession.ToMetadata(probe.Outputs);
+            return await RejectAsync(tenant, model, version, sha, validation, cancellationToken).ConfigureAwait(false);
         }
-        finally
+
+        if (manifest?.Inputs is { } described)
         {
-            probe.Release();
+            for (var i = 0; i < inputs.Length; i++)
+            {
+                if (described.TryGetValue(inputs[i].Name, out var note) && note.Description is { } text)
+                {
+                    inputs[i] = inputs[i] with { Description = text };
+                }
+            }
         }
 
         var blobName = ModelNames.ModelBlobName(tenant, model, version, sha);
@@ -118,12 +130,81 @@ public sealed partial class ModelPublisher
             BlobName = blobName,
             Inputs = ModelRegistry.FormatTensors(inputs),
             Outputs = ModelRegistry.FormatTensors(outputs),
-            Pool = "cpu",
+            Pool = manifest?.Gpu == true ? "gpu" : "cpu",
             PublishedAt = DateTimeOffset.UtcNow,
+            Description = manifest?.Description ?? "",
+            Labels = manifest?.Labels is { } labels ? JsonSerializer.Serialize(labels, ManifestJsonContext.Default.DictionaryStringString) : "",
+            MaxBatch = manifest?.MaxBatch ?? 0,
         };
         await _registry.UpsertAsync(row, cancellationToken).ConfigureAwait(false);
         LogPublished(tenant, model, version, bytes.LongLength, sha);
+
+        await _lifecycle.UpdateLatestAsync(tenant, model, cancellationToken).ConfigureAwait(false);
+        foreach (var alias in manifest?.Aliases ?? [])
+        {
+            var move = await _lifecycle.MoveAliasAsync(tenant, model, alias, version, warm: true, cancellationToken).ConfigureAwait(false);
+            LogAliasMoved(tenant, model, alias, move.PreviousVersion ?? "(none)", version, string.Join("; ", move.Warmed));
+        }
+
         return new PublishOutcome(ModelStates.Ready, "", row);
+    }
+
+    /// <summary>Null when the bytes are a model this platform serves; else the reason they are not.</summary>
+    private string? Validate(byte[] bytes, string model, string version, out TensorMetadata[] inputs, out TensorMetadata[] outputs)
+    {
+        inputs = outputs = [];
+        if (bytes.Length == 0)
+        {
+            return "model file is empty";
+        }
+
+        if (OnnxModelInspector.FindExternalData(bytes) is { } external)
+        {
+            return external;
+        }
+
+        ModelSession probe;
+        try
+        {
+            probe = new ModelSession(model, version, _runtime.CreateSession(bytes), bytes.LongLength);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            // ORT names the unknown operator, the unsupported opset or the parse failure.
+            return $"not a loadable ONNX model: {e.Message}";
+        }
+
+        try
+        {
+            inputs = ModelSession.ToMetadata(probe.Inputs);
+            outputs = ModelSession.ToMetadata(probe.Outputs);
+            return null;
+        }
+        finally
+        {
+            probe.Release();
+        }
+    }
+
+    private async Task<(ModelManifest? Manifest, string? Error)> ReadManifestAsync(string tenant, string model, string version, CancellationToken cancellationToken)
+    {
+        var drop = ModelNames.DropBlobName(tenant, model, version);
+        var blob = _storage.Drop.GetBlobClient(drop[..drop.LastIndexOf('/')] + "/model.json");
+        try
+        {
+            var properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (properties.Value.ContentLength > ManifestReader.MaxBytes)
+            {
+                return (null, $"model.json is {properties.Value.ContentLength} bytes, over the limit of {ManifestReader.MaxBytes}");
+            }
+
+            var content = await blob.DownloadContentAsync(cancellationToken).ConfigureAwait(false);
+            return ManifestReader.Parse(content.Value.Content.ToMemory().Span);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return (null, null);
+        }
     }
 
     private async Task<PublishOutcome> RejectAsync(string tenant, string model, string version, string sha, string reason, CancellationToken cancellationToken)
@@ -168,4 +249,7 @@ public sealed partial class ModelPublisher
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected {Tenant}/{Model}/{Version}: {Reason}")]
     private partial void LogRejected(string tenant, string model, string version, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Alias {Alias} of {Tenant}/{Model}: {Previous} -> {Version} (warm-up: {Warmed})")]
+    private partial void LogAliasMoved(string tenant, string model, string alias, string previous, string version, string warmed);
 }

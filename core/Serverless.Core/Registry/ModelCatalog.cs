@@ -20,7 +20,8 @@ public sealed class ModelCatalog
     /// <summary>Resolves a version or throws a 400/404 <see cref="ScoringException"/> saying why.</summary>
     public async ValueTask<ModelVersionEntity> ResolveAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
     {
-        var error = ModelNames.CheckTenant(tenant) ?? ModelNames.CheckModel(model) ?? (version is null ? null : ModelNames.CheckVersion(version));
+        var error = ModelNames.CheckTenant(tenant) ?? ModelNames.CheckModel(model)
+            ?? (version is null || ModelNames.IsValidName(version) ? null : ModelNames.CheckVersion(version));
         if (error is not null)
         {
             throw new ScoringException(error);
@@ -29,7 +30,7 @@ public sealed class ModelCatalog
         var entry = await _registry.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
         if (entry is null)
         {
-            throw new ScoringException(404, version is null ? $"model '{model}' not found" : $"model '{model}' has no version '{version}'");
+            throw new ScoringException(404, version is null ? $"model '{model}' not found" : $"model '{model}' has no version or alias '{version}'");
         }
 
         return entry.State switch

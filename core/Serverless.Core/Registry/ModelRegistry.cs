@@ -67,8 +67,23 @@ public sealed class ModelRegistry
             }
         }
 
+        // An alias in the version's place (/versions/production/infer) means the version it points at.
+        if (!ModelNames.IsValidVersion(version) && FindAlias(rows, version) is { } aliased)
+        {
+            foreach (var row in rows)
+            {
+                if (!row.IsAlias && row.RowKey == aliased)
+                {
+                    return row;
+                }
+            }
+        }
+
         return null;
     }
+
+    /// <summary>Forgets the cached rows of a model, after a change to them.</summary>
+    public void Invalidate(string tenant, string model) => _cache.Remove("registry:" + ModelNames.ModelKey(tenant, model));
 
     /// <summary>Reads one version row straight from storage (no cache).</summary>
     public async Task<ModelVersionEntity?> GetAsync(string tenant, string model, string version, CancellationToken cancellationToken)
@@ -82,35 +97,6 @@ public sealed class ModelRegistry
     {
         await _storage.ModelsTable.UpsertEntityAsync(entity, Azure.Data.Tables.TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
         _cache.Remove("registry:" + entity.PartitionKey);
-    }
-
-    /// <summary>Points an alias at a version; the version must exist and be Ready.</summary>
-    public async Task SetAliasAsync(string tenant, string model, string alias, string version, CancellationToken cancellationToken)
-    {
-        var target = await GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
-        if (target is null || target.State != ModelStates.Ready)
-        {
-            throw new InvalidOperationException($"model '{model}' has no Ready version '{version}' to point alias '{alias}' at");
-        }
-
-        var row = new ModelVersionEntity
-        {
-            PartitionKey = ModelNames.ModelKey(tenant, model),
-            RowKey = ModelVersionEntity.AliasPrefix + alias,
-            Tenant = tenant,
-            Model = model,
-            Version = version,
-            State = ModelStates.Ready,
-            PublishedAt = DateTimeOffset.UtcNow,
-        };
-        try
-        {
-            await _storage.ModelsTable.UpsertEntityAsync(row, Azure.Data.Tables.TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _cache.Remove("registry:" + row.PartitionKey);
-        }
     }
 
     /// <summary>Lists every version row (not aliases), of one tenant or of all.</summary>

@@ -49,5 +49,23 @@ public sealed class ModelVersionEntity : ITableEntity
 
     public DateTimeOffset PublishedAt { get; set; }
 
+    /// <summary>From model.json: what the model does.</summary>
+    public string Description { get; set; } = "";
+
+    /// <summary>From model.json: labels as a JSON object.</summary>
+    public string Labels { get; set; } = "";
+
+    /// <summary>From model.json: the largest batch; 0 when not given.</summary>
+    public int MaxBatch { get; set; }
+
+    /// <summary>
+    /// SHA-256 of the last file dropped for this version when it was refused without replacing the row
+    /// (different bytes for a Ready version), so the one who dropped it can see why.
+    /// </summary>
+    public string DropSha256 { get; set; } = "";
+
+    /// <summary>Why the drop named by <see cref="DropSha256"/> was refused.</summary>
+    public string DropError { get; set; } = "";
+
     public bool IsAlias => RowKey.StartsWith(AliasPrefix, StringComparison.Ordinal);
 }

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Serverless.Core.Naming;
 using Serverless.Core.Placement;
 using Serverless.Core.Protocol;
 using Serverless.Core.Registry;
@@ -19,22 +18,19 @@ namespace Serverless.Core.Routing;
 /// </summary>
 public sealed partial class RouterService
 {
-    public const string HttpClientName = "shards";
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
     private readonly TenantStore _tenants;
     private readonly ModelCatalog _catalog;
-    private readonly PlacementStore _placements;
-    private readonly ShardDirectory _shards;
+    private readonly ReplicaResolver _replicas;
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly RouterOptions _options;
     private readonly ILogger<RouterService> _logger;
 
-    public RouterService(TenantStore tenants, ModelCatalog catalog, PlacementStore placements, ShardDirectory shards, IHttpClientFactory httpClientFactory, IOptions<RouterOptions> options, ILogger<RouterService> logger)
+    public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, IHttpClientFactory httpClientFactory, IOptions<RouterOptions> options, ILogger<RouterService> logger)
     {
         _tenants = tenants;
         _catalog = catalog;
-        _placements = placements;
-        _shards = shards;
+        _replicas = replicas;
         _httpClientFactory = httpClientFactory;
         _options = options.Value;
         _logger = logger;
@@ -94,50 +90,12 @@ public sealed partial class RouterService
     }
 
     /// <summary>The model's replicas in preference order (primary first), live shards only.</summary>
-    public async ValueTask<IReadOnlyList<ShardInfo>> FindReplicasAsync(Tenant tenant, ModelVersionEntity entry, CancellationToken cancellationToken)
-    {
-        var live = await _shards.GetLiveAsync(entry.Pool, cancellationToken).ConfigureAwait(false);
-        if (live.Count == 0)
-        {
-            return [];
-        }
-
-        var placement = await _placements.GetAsync(tenant.Name, entry.Model, cancellationToken).ConfigureAwait(false);
-        var result = new List<ShardInfo>();
-        if (placement is not null && !string.IsNullOrEmpty(placement.Shards))
-        {
-            foreach (var id in placement.Shards.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                if (Find(live, id) is { } pinned)
-                {
-                    result.Add(pinned);
-                }
-            }
-
-            if (result.Count > 0)
-            {
-                return result;
-            }
-        }
-
-        var ids = new string[live.Count];
-        for (var i = 0; i < live.Count; i++)
-        {
-            ids[i] = live[i].Id;
-        }
-
-        var replicas = placement is { Replicas: > 0 } ? placement.Replicas : PlacementDefaults.Replicas;
-        foreach (var id in RendezvousPlacement.SelectReplicas(tenant.Name, ModelNames.ModelKey(tenant.Name, entry.Model), ids, tenant.ShuffleShardSize, replicas))
-        {
-            result.Add(Find(live, id)!);
-        }
-
-        return result;
-    }
+    public ValueTask<IReadOnlyList<ShardInfo>> FindReplicasAsync(Tenant tenant, ModelVersionEntity entry, CancellationToken cancellationToken) =>
+        _replicas.ResolveAsync(tenant.Name, tenant.ShuffleShardSize, entry.Model, entry.Pool, cancellationToken);
 
     private async Task<(RoutedResponse? Response, string? Failure)> ForwardAsync(ShardInfo shard, string tenant, string model, string version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
-        var client = _httpClientFactory.CreateClient(HttpClientName);
+        var client = _httpClientFactory.CreateClient(ShardClient.HttpClientName);
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(shard.BaseUrl, $"v2/models/{model}/versions/{version}/infer"));
         request.Headers.TryAddWithoutValidation(ShardHeaders.Tenant, tenant);
         request.Content = new ReadOnlyMemoryContent(body);
@@ -172,19 +130,6 @@ public sealed partial class RouterService
 
     private static string? Header(HttpResponseMessage response, string name) =>
         response.Headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
-
-    private static ShardInfo? Find(IReadOnlyList<ShardInfo> shards, string id)
-    {
-        foreach (var shard in shards)
-        {
-            if (shard.Id == id)
-            {
-                return shard;
-            }
-        }
-
-        return null;
-    }
 
     private static RoutedResponse ToRouted(ScoringResult result) => new(result.StatusCode, result.Body, result.ModelVersion);
 

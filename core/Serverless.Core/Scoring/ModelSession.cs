@@ -96,7 +96,7 @@ public sealed class ModelSession
                 name,
                 node.OnnxValueType,
                 node.IsTensor ? node.ElementDataType : TensorElementType.DataTypeMax,
-                node.IsTensor ? Array.ConvertAll(node.Dimensions, d => (long)d) : []);
+                node.IsTensor ? Array.ConvertAll(node.Dimensions, d => (long)d) : [-1]);
         }
 
         return result;

@@ -68,6 +68,21 @@ public sealed partial class ScoringService
         }
     }
 
+    /// <summary>Loads a version into the cache without running it (the warm-up before an alias moves).</summary>
+    public async Task<ScoringResult> LoadAsync(string tenant, string model, string version, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var entry = await _catalog.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+            using var lease = await _cache.AcquireAsync(CacheKey(entry), ct => _loader.LoadAsync(entry, ct), cancellationToken).ConfigureAwait(false);
+            return new ScoringResult(200, JsonBodies.ModelReady(new ModelReadyResponse(model, entry.Version, true)), entry.Version, lease.CacheHit);
+        }
+        catch (ScoringException e)
+        {
+            return new ScoringResult(e.StatusCode, JsonBodies.Error(e.Message), version);
+        }
+    }
+
     private IDisposableReadOnlyCollection<OrtValue> Run(ModelSession session, RunOptions runOptions, string[] inputNames, OrtValue[] inputs, string[] outputNames)
     {
         try

@@ -167,9 +167,15 @@ public static class TensorCodec
 
     private static void WriteOutput(Utf8JsonWriter writer, string name, OrtValue value)
     {
+        if (value.OnnxType == OnnxValueType.ONNX_TYPE_SEQUENCE)
+        {
+            WriteSequenceOfMaps(writer, name, value);
+            return;
+        }
+
         if (value.OnnxType != OnnxValueType.ONNX_TYPE_TENSOR)
         {
-            throw new ScoringException(501, $"output '{name}' is a {value.OnnxType}, not a tensor; the v2 JSON protocol carries tensors only (ask for the tensor outputs with \"outputs\")");
+            throw new ScoringException(501, $"output '{name}' is a {value.OnnxType}, which the v2 JSON protocol cannot carry (ask for the tensor outputs with \"outputs\")");
         }
 
         var info = value.GetTensorTypeAndShape();
@@ -233,6 +239,76 @@ public static class TensorCodec
                 }
 
                 break;
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// A sequence of maps (scikit-learn classifiers' <c>ZipMap</c> output) as
+    /// <c>{"name", "datatype": "MAP", "shape": [n], "data": [{"label": probability, …}, …]}</c>: one JSON
+    /// object per row, keys as strings (integer labels too, since JSON keys are strings).
+    /// </summary>
+    private static void WriteSequenceOfMaps(Utf8JsonWriter writer, string name, OrtValue sequence)
+    {
+        var count = sequence.GetValueCount();
+        writer.WriteStartObject();
+        writer.WriteString("name"u8, name);
+        writer.WriteString("datatype"u8, SessionTensor.MapDatatype);
+        writer.WriteStartArray("shape"u8);
+        writer.WriteNumberValue(count);
+        writer.WriteEndArray();
+        writer.WriteStartArray("data"u8);
+        var allocator = OrtAllocator.DefaultInstance;
+        for (var i = 0; i < count; i++)
+        {
+            using var map = sequence.GetValue(i, allocator);
+            if (map.OnnxType != OnnxValueType.ONNX_TYPE_MAP)
+            {
+                throw new ScoringException(501, $"output '{name}' is a sequence of {map.OnnxType}, which the v2 JSON protocol cannot carry");
+            }
+
+            using var keys = map.GetValue(0, allocator);
+            using var values = map.GetValue(1, allocator);
+            var keyType = keys.GetTensorTypeAndShape().ElementDataType;
+            var valueType = values.GetTensorTypeAndShape().ElementDataType;
+            var keyCount = (int)keys.GetTensorTypeAndShape().ElementCount;
+            writer.WriteStartObject();
+            for (var k = 0; k < keyCount; k++)
+            {
+                switch (keyType)
+                {
+                    case TensorElementType.String:
+                        writer.WritePropertyName(keys.GetStringElement(k));
+                        break;
+                    case TensorElementType.Int64:
+                        writer.WritePropertyName(keys.GetTensorDataAsSpan<long>()[k].ToString(System.Globalization.CultureInfo.InvariantCulture));
+                        break;
+                    default:
+                        throw new ScoringException(501, $"output '{name}' has map keys of type {keyType}, which the v2 JSON protocol cannot carry");
+                }
+
+                switch (valueType)
+                {
+                    case TensorElementType.Float:
+                        WriteDouble(writer, values.GetTensorDataAsSpan<float>()[k], isSingle: true);
+                        break;
+                    case TensorElementType.Double:
+                        WriteDouble(writer, values.GetTensorDataAsSpan<double>()[k], isSingle: false);
+                        break;
+                    case TensorElementType.Int64:
+                        writer.WriteNumberValue(values.GetTensorDataAsSpan<long>()[k]);
+                        break;
+                    case TensorElementType.String:
+                        writer.WriteStringValue(values.GetStringElement(k));
+                        break;
+                    default:
+                        throw new ScoringException(501, $"output '{name}' has map values of type {valueType}, which the v2 JSON protocol cannot carry");
+                }
+            }
+
+            writer.WriteEndObject();
         }
 
         writer.WriteEndArray();

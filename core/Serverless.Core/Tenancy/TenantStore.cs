@@ -77,6 +77,13 @@ public sealed class TenantStore
         return new Tenant(tenantName, Math.Max(1, entity.ShuffleShardSize));
     }
 
+    /// <summary>The size k of a tenant's shuffle shard (the default when the tenant has no row).</summary>
+    public async ValueTask<int> GetShuffleShardSizeAsync(string tenant, CancellationToken cancellationToken)
+    {
+        var entity = await GetAsync(tenant, cancellationToken).ConfigureAwait(false);
+        return Math.Max(1, entity?.ShuffleShardSize ?? PlacementDefaults.ShuffleShardSize);
+    }
+
     /// <summary>Lists the tenants' names.</summary>
     public async Task<IReadOnlyList<string>> ListAsync(CancellationToken cancellationToken)
     {

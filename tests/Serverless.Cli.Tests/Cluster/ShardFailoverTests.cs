@@ -1,6 +1,5 @@
 using Serverless.Cli.Cluster;
 using Serverless.Core.Onnx;
-using Serverless.Core.Placement;
 using Serverless.Core.Registry;
 
 namespace Serverless.Cli.Tests.Cluster;
@@ -18,8 +17,7 @@ public sealed class ShardFailoverTests
         await using var cluster = await TestCluster.StartAsync(shards: 3);
         var outcome = await cluster.PublishAsync("demo", "replicated", "1", DemoModels.Linear());
         Assert.AreEqual(ModelStates.Ready, outcome.State, outcome.Error);
-        using var cache = new Microsoft.Extensions.Caching.Memory.MemoryCache(new Microsoft.Extensions.Caching.Memory.MemoryCacheOptions());
-        await new PlacementStore(cluster.Storage, cache).SetReplicasAsync("demo", "replicated", 2, "test", CancellationToken.None);
+        await cluster.Placements.SetReplicasAsync("demo", "replicated", 2, "test", CancellationToken.None);
         await Task.Delay(TimeSpan.FromSeconds(2.5)); // the router caches placement rows for 2 s
 
         // Both replicas serve (random choice between them), so both are warm.

@@ -1,7 +1,9 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.DependencyInjection;
+using Serverless.Cli.Commands;
+using Serverless.Core.Placement;
 using Serverless.Cli.Cluster;
 using Serverless.Cli.Publishing;
 using Serverless.Core.Publishing;
@@ -17,16 +19,19 @@ namespace Serverless.Cli.Tests.Cluster;
 /// </summary>
 public sealed class TestCluster : IAsyncDisposable
 {
-    private readonly MemoryCache _cache = new(new MemoryCacheOptions());
+    private readonly ServiceProvider _services;
 
     private TestCluster(StateDirectory directory, LocalCluster cluster, LocalClusterState state)
     {
         Directory = directory;
         Cluster = cluster;
         State = state;
-        Storage = LocalCluster.CreateStorage(state.Storage);
-        Registry = new ModelRegistry(Storage, _cache);
-        Tenants = new TenantStore(Storage, _cache);
+        _services = CliServices.Create(state.Storage);
+        Storage = _services.GetRequiredService<StorageClients>();
+        Registry = _services.GetRequiredService<ModelRegistry>();
+        Tenants = _services.GetRequiredService<TenantStore>();
+        Lifecycle = _services.GetRequiredService<ModelLifecycle>();
+        Placements = _services.GetRequiredService<PlacementStore>();
         Http = new HttpClient { BaseAddress = new Uri(state.RouterUrl), Timeout = TimeSpan.FromSeconds(30) };
     }
 
@@ -42,6 +47,10 @@ public sealed class TestCluster : IAsyncDisposable
 
     public TenantStore Tenants { get; }
 
+    public ModelLifecycle Lifecycle { get; }
+
+    public PlacementStore Placements { get; }
+
     public HttpClient Http { get; }
 
     public string DemoKey => State.Tenants[0].ApiKey;
@@ -55,8 +64,8 @@ public sealed class TestCluster : IAsyncDisposable
     }
 
     /// <summary>Publishes through the blob drop, as the CLI does, and returns the verdict.</summary>
-    public Task<PublishOutcome> PublishAsync(string tenant, string model, string version, byte[] bytes) =>
-        new DropPublisher(Storage, Registry).PublishAsync(tenant, model, version, bytes, TimeSpan.FromSeconds(60), CancellationToken.None);
+    public Task<PublishOutcome> PublishAsync(string tenant, string model, string version, byte[] bytes, byte[]? manifest = null) =>
+        new DropPublisher(Storage, Registry).PublishAsync(tenant, model, version, bytes, manifest, TimeSpan.FromSeconds(60), null, CancellationToken.None);
 
     /// <summary>POSTs a v2 inference request to the router with the given key.</summary>
     public async Task<(int Status, JsonNode? Body, HttpResponseMessage Response)> InferAsync(string? apiKey, string model, string json, string? version = null)
@@ -105,7 +114,7 @@ public sealed class TestCluster : IAsyncDisposable
     {
         Http.Dispose();
         await Cluster.StopAsync(State).ConfigureAwait(false);
-        _cache.Dispose();
+        await _services.DisposeAsync().ConfigureAwait(false);
         try
         {
             System.IO.Directory.Delete(Directory.Path, recursive: true);

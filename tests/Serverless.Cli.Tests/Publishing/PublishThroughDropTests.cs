@@ -108,7 +108,7 @@ public sealed class PublishThroughDropTests
         const string json = """{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}""";
 
         var (_, highest, _) = await Cluster.InferAsync(Cluster.DemoKey, "versioned", json);
-        await Cluster.Registry.SetAliasAsync("demo", "versioned", ModelRegistry.ProductionAlias, "1", CancellationToken.None);
+        await Cluster.Lifecycle.MoveAliasAsync("demo", "versioned", ModelRegistry.ProductionAlias, "1", warm: true, CancellationToken.None);
         await Task.Delay(TimeSpan.FromSeconds(2.5)); // the router caches registry rows for 2 s
         var (_, production, _) = await Cluster.InferAsync(Cluster.DemoKey, "versioned", json);
 

@@ -1,28 +1,31 @@
-using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.DependencyInjection;
 using Serverless.Cli.Cluster;
+using Serverless.Core.Placement;
 using Serverless.Core.Registry;
 using Serverless.Core.Storage;
 
 namespace Serverless.Cli.Commands;
 
-/// <summary>What the commands that talk to a running cluster share: its state and storage clients.</summary>
+/// <summary>What the commands that talk to a running cluster share: its state and the core services.</summary>
 internal sealed class CliContext : IDisposable
 {
-    private CliContext(LocalClusterState state, StorageClients storage)
+    private readonly ServiceProvider _services;
+
+    private CliContext(LocalClusterState state)
     {
         State = state;
-        Storage = storage;
-        Cache = new MemoryCache(new MemoryCacheOptions());
-        Registry = new ModelRegistry(storage, Cache);
+        _services = CliServices.Create(state.Storage);
     }
 
     public LocalClusterState State { get; }
 
-    public StorageClients Storage { get; }
+    public StorageClients Storage => _services.GetRequiredService<StorageClients>();
 
-    public MemoryCache Cache { get; }
+    public ModelRegistry Registry => _services.GetRequiredService<ModelRegistry>();
 
-    public ModelRegistry Registry { get; }
+    public ModelLifecycle Lifecycle => _services.GetRequiredService<ModelLifecycle>();
+
+    public PlacementStore Placements => _services.GetRequiredService<PlacementStore>();
 
     /// <summary>The running cluster's context, or null after printing why there is none.</summary>
     public static CliContext? Open()
@@ -35,11 +38,11 @@ internal sealed class CliContext : IDisposable
             return null;
         }
 
-        return new CliContext(state, LocalCluster.CreateStorage(state.Storage));
+        return new CliContext(state);
     }
 
     /// <summary>The tenant a command acts for: the one named, else the first of local.json (demo).</summary>
     public string DefaultTenant(string? named) => named ?? (State.Tenants.Count > 0 ? State.Tenants[0].Name : LocalCluster.DemoTenant);
 
-    public void Dispose() => Cache.Dispose();
+    public void Dispose() => _services.Dispose();
 }

@@ -1,21 +1,30 @@
+using System.Collections.Concurrent;
 using System.CommandLine;
 using Serverless.Cli.Publishing;
 using Serverless.Core.Naming;
+using Serverless.Core.Publishing;
 using Serverless.Core.Registry;
+using Spectre.Console;
 
 namespace Serverless.Cli.Commands;
 
-/// <summary><c>serverless publish FILE --model NAME [--version V] [--tenant T]</c>.</summary>
+/// <summary>
+/// <c>serverless publish FILE --model NAME [--version V] [--tenant T] [--manifest model.json]</c> and
+/// <c>serverless publish DIR</c> (every <c>*.onnx</c> below it, in parallel, with a progress bar).
+/// </summary>
 internal static class PublishCommand
 {
+    private const int Parallelism = 4;
+
     public static Command Create()
     {
-        var file = new Argument<FileInfo>("file") { Description = "The .onnx file" };
-        var model = new Option<string>("--model") { Description = "Model name", Required = true };
-        var version = new Option<string?>("--version") { Description = "Version (default: the next number)" };
+        var path = new Argument<string>("path") { Description = "An .onnx file, or a folder: every *.onnx below it is published" };
+        var model = new Option<string?>("--model") { Description = "Model name (for a file; a folder's models are named after their files)" };
+        var version = new Option<string?>("--version") { Description = "Version (default: the next number of each model)" };
         var tenant = new Option<string?>("--tenant") { Description = "Tenant (default: the first in local.json)" };
-        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the verdict", DefaultValueFactory = _ => 120 };
-        var command = new Command("publish", "Publish a model through the blob drop and wait for the verdict") { file, model, version, tenant, timeout };
+        var manifest = new Option<FileInfo?>("--manifest") { Description = "model.json to drop beside the model (default: model.json beside model.onnx)" };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for each verdict", DefaultValueFactory = _ => 120 };
+        var command = new Command("publish", "Publish models through the blob drop and wait for the verdicts") { path, model, version, tenant, manifest, timeout };
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var context = CliContext.Open();
@@ -24,49 +33,102 @@ internal static class PublishCommand
                 return 1;
             }
 
-            var path = parse.GetValue(file)!;
-            var modelName = parse.GetValue(model)!;
+            var target = parse.GetValue(path)!;
             var tenantName = context.DefaultTenant(parse.GetValue(tenant));
-            var nameError = ModelNames.CheckTenant(tenantName) ?? ModelNames.CheckModel(modelName);
-            if (nameError is not null)
+            var versionName = parse.GetValue(version);
+            var error = ModelNames.CheckTenant(tenantName) ?? (versionName is null ? null : ModelNames.CheckVersion(versionName));
+            List<PublishItem> items;
+            if (Directory.Exists(target))
             {
-                Console.Error.WriteLine($"error: {nameError}");
-                return 2;
+                items = PublishPlanner.Plan(target);
+                if (items.Count == 0)
+                {
+                    error ??= $"no *.onnx file below '{Path.GetFullPath(target)}'";
+                }
+            }
+            else if (File.Exists(target))
+            {
+                var modelName = parse.GetValue(model);
+                error ??= modelName is null ? "--model is required when publishing a file" : ModelNames.CheckModel(modelName);
+                var manifestPath = parse.GetValue(manifest)?.FullName;
+                if (manifestPath is null && Path.GetFileName(target) == "model.onnx" && File.Exists(Path.ChangeExtension(target, ".json")))
+                {
+                    manifestPath = Path.ChangeExtension(target, ".json");
+                }
+
+                if (manifestPath is not null && !File.Exists(manifestPath))
+                {
+                    error ??= $"manifest '{manifestPath}' does not exist";
+                }
+
+                items = [new PublishItem(Path.GetFullPath(target), modelName ?? "", manifestPath)];
+            }
+            else
+            {
+                error ??= $"'{Path.GetFullPath(target)}' is neither a file nor a folder";
+                items = [];
             }
 
-            if (!path.Exists)
+            if (error is not null)
             {
-                Console.Error.WriteLine($"error: file '{path.FullName}' does not exist");
+                Console.Error.WriteLine($"error: {error}");
                 return 2;
             }
 
             var publisher = new DropPublisher(context.Storage, context.Registry);
-            var versionName = parse.GetValue(version) ?? await publisher.NextVersionAsync(tenantName, modelName, cancellationToken).ConfigureAwait(false);
-            if (ModelNames.CheckVersion(versionName) is { } versionError)
-            {
-                Console.Error.WriteLine($"error: {versionError}");
-                return 2;
-            }
-
-            var bytes = await File.ReadAllBytesAsync(path.FullName, cancellationToken).ConfigureAwait(false);
-            Console.WriteLine($"Dropping {path.Name} ({bytes.Length:N0} bytes) as {tenantName}/{modelName}/{versionName}…");
-            try
-            {
-                var outcome = await publisher.PublishAsync(tenantName, modelName, versionName, bytes, TimeSpan.FromSeconds(parse.GetValue(timeout)), cancellationToken).ConfigureAwait(false);
-                if (outcome.State == ModelStates.Ready)
+            var verdicts = new ConcurrentDictionary<PublishItem, (string Version, PublishOutcome? Outcome, string? Failure)>();
+            var wait = TimeSpan.FromSeconds(parse.GetValue(timeout));
+            await AnsiConsole.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .StartAsync(async progress =>
                 {
-                    Console.WriteLine($"Ready: {modelName} version {versionName} (sha256 {outcome.Row?.Sha256})");
-                    return 0;
-                }
+                    await Parallel.ForEachAsync(items, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (item, ct) =>
+                    {
+                        var bytes = await File.ReadAllBytesAsync(item.Path, ct).ConfigureAwait(false);
+                        var task = progress.AddTask(Markup.Escape($"{item.Model} ({bytes.Length:N0} bytes)"), maxValue: Math.Max(1, bytes.Length));
+                        var itemVersion = versionName ?? await publisher.NextVersionAsync(tenantName, item.Model, ct).ConfigureAwait(false);
+                        try
+                        {
+                            var manifestBytes = item.ManifestPath is null ? null : await File.ReadAllBytesAsync(item.ManifestPath, ct).ConfigureAwait(false);
+                            var outcome = await publisher.PublishAsync(tenantName, item.Model, itemVersion, bytes, manifestBytes, wait, new Progress<long>(sent => task.Value = sent), ct).ConfigureAwait(false);
+                            verdicts[item] = (itemVersion, outcome, null);
+                        }
+                        catch (Exception e) when (e is TimeoutException or ArgumentException or IOException)
+                        {
+                            verdicts[item] = (itemVersion, null, e.Message);
+                        }
+                        finally
+                        {
+                            task.Value = task.MaxValue;
+                            task.StopTask();
+                        }
+                    }).ConfigureAwait(false);
+                }).ConfigureAwait(false);
 
-                Console.Error.WriteLine($"Rejected: {modelName} version {versionName}: {outcome.Error}");
-                return 1;
-            }
-            catch (TimeoutException e)
+            var rejected = 0;
+            foreach (var item in items)
             {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
+                var (itemVersion, outcome, failure) = verdicts[item];
+                if (outcome is { State: ModelStates.Ready })
+                {
+                    Console.WriteLine($"Ready: {item.Model} version {itemVersion} (sha256 {outcome.Row?.Sha256})");
+                }
+                else
+                {
+                    rejected++;
+                    Console.Error.WriteLine(failure is null
+                        ? $"Rejected: {item.Model} version {itemVersion}: {outcome?.Error}"
+                        : $"error: {item.Model} version {itemVersion}: {failure}");
+                }
             }
+
+            if (items.Count > 1)
+            {
+                Console.WriteLine($"{items.Count - rejected} ready, {rejected} rejected");
+            }
+
+            return rejected == 0 ? 0 : 1;
         });
         return command;
     }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Serverless.Core.Naming;
-using Serverless.Core.Placement;
 
 namespace Serverless.Cli.Commands;
 
@@ -36,8 +35,7 @@ internal static class ScaleCommand
                 return 2;
             }
 
-            var placements = new PlacementStore(context.Storage, context.Cache);
-            await placements.SetReplicasAsync(tenantName, modelName, count, "scale", cancellationToken).ConfigureAwait(false);
+            await context.Placements.SetReplicasAsync(tenantName, modelName, count, "scale", cancellationToken).ConfigureAwait(false);
             Console.WriteLine($"{tenantName}/{modelName}: {count} replica(s)");
             return 0;
         });

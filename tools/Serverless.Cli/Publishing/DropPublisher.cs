@@ -39,20 +39,39 @@ public sealed class DropPublisher
     }
 
     /// <summary>Drops the model and waits for its Ready or Rejected row. Throws <see cref="ArgumentException"/> for bad names.</summary>
-    public async Task<PublishOutcome> PublishAsync(string tenant, string model, string version, byte[] content, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<PublishOutcome> PublishAsync(string tenant, string model, string version, byte[] content, TimeSpan timeout, CancellationToken cancellationToken) =>
+        await PublishAsync(tenant, model, version, content, manifest: null, timeout, progress: null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Drops the model (and its <c>model.json</c> first, when given, since the drop of <c>model.onnx</c> is
+    /// what triggers publishing) and waits for the verdict. <paramref name="progress"/> hears bytes uploaded.
+    /// </summary>
+    public async Task<PublishOutcome> PublishAsync(string tenant, string model, string version, byte[] content, byte[]? manifest, TimeSpan timeout, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         ModelNames.Validate(tenant, model, version);
         var sha = Convert.ToHexStringLower(SHA256.HashData(content));
         var existing = await _registry.GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
-        if (existing is { State: ModelStates.Ready })
+        if (existing is { State: ModelStates.Ready or ModelStates.Retired })
         {
             return existing.Sha256 == sha
                 ? new PublishOutcome(ModelStates.Ready, "", existing)
                 : new PublishOutcome(ModelStates.Rejected, $"version '{version}' of model '{model}' already exists with different bytes; versions are immutable, publish a new version", existing);
         }
 
-        var blob = _storage.Drop.GetBlobClient(ModelNames.DropBlobName(tenant, model, version));
-        await blob.UploadAsync(new BinaryData(content), new BlobUploadOptions(), cancellationToken).ConfigureAwait(false);
+        var dropName = ModelNames.DropBlobName(tenant, model, version);
+        var manifestBlob = _storage.Drop.GetBlobClient(dropName[..dropName.LastIndexOf('/')] + "/model.json");
+        if (manifest is null)
+        {
+            // A model.json left from an earlier drop of this version would otherwise apply to this one.
+            await manifestBlob.DeleteIfExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await manifestBlob.UploadAsync(new BinaryData(manifest), overwrite: true, cancellationToken).ConfigureAwait(false);
+        }
+
+        var blob = _storage.Drop.GetBlobClient(dropName);
+        await blob.UploadAsync(new BinaryData(content), new BlobUploadOptions { ProgressHandler = progress }, cancellationToken).ConfigureAwait(false);
 
         var deadline = DateTime.UtcNow + timeout;
         while (true)
@@ -61,6 +80,11 @@ public sealed class DropPublisher
             if (row is not null && row.Sha256 == sha && row.State is ModelStates.Ready or ModelStates.Rejected)
             {
                 return new PublishOutcome(row.State, row.Error, row);
+            }
+
+            if (row is not null && row.DropSha256 == sha && !string.IsNullOrEmpty(row.DropError))
+            {
+                return new PublishOutcome(ModelStates.Rejected, row.DropError, row);
             }
 
             if (DateTime.UtcNow > deadline)

@@ -1,0 +1,38 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Options;
+using Serverless.Core.Http;
+using Serverless.Core.Protocol;
+using Serverless.Core.Scoring;
+using Serverless.Core.Sharding;
+
+namespace Serverless.Shard;
+
+/// <summary>
+/// v2 repository extension: load a model version into this shard's cache without running it. The
+/// router's warm-up calls it on every replica before an alias moves to the version.
+/// </summary>
+public sealed class LoadModelFunction
+{
+    private readonly ScoringService _scoring;
+    private readonly string _shardId;
+
+    public LoadModelFunction(ScoringService scoring, IOptions<ShardOptions> options)
+    {
+        _scoring = scoring;
+        _shardId = options.Value.Id;
+    }
+
+    [Function("LoadModel")]
+    public async Task<IActionResult> Load(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v2/repository/models/{model}/versions/{version}/load")] HttpRequest request, string model, string version, CancellationToken cancellationToken)
+    {
+        if (TenantHeader.Read(request) is not { } tenant)
+        {
+            return new JsonBytesResult(400, JsonBodies.Error(TenantHeader.MissingMessage));
+        }
+
+        return JsonBytesResult.From(await _scoring.LoadAsync(tenant, model, version, cancellationToken).ConfigureAwait(false), _shardId);
+    }
+}

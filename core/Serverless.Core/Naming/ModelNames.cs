@@ -43,6 +43,28 @@ public static partial class ModelNames
         }
     }
 
+    /// <summary>
+    /// True when a raw (possibly invalid) name can still be part of a Table storage key: at most 255
+    /// characters, none of '/', '\\', '#', '?' or control characters.
+    /// </summary>
+    public static bool IsTableKeySafe(string value)
+    {
+        if (value.Length is 0 or > 255)
+        {
+            return false;
+        }
+
+        foreach (var c in value)
+        {
+            if (c is '/' or '\\' or '#' or '?' || char.IsControl(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>The registry partition key of a model: <c>{tenant}~{model}</c>.</summary>
     public static string ModelKey(string tenant, string model) => string.Concat(tenant, "~", model);
 

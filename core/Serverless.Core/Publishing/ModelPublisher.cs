@@ -45,7 +45,13 @@ public sealed partial class ModelPublisher
         var nameError = ModelNames.CheckTenant(tenant) ?? ModelNames.CheckModel(model) ?? ModelNames.CheckVersion(version);
         if (nameError is not null)
         {
-            // The names cannot key a registry row; the dropped blob stays where it is for the owner to see.
+            // The dropped blob stays where it is. Where the raw names can still key a table row, the
+            // rejection is recorded so `serverless models` shows why the model never appeared.
+            if (ModelNames.IsTableKeySafe(tenant) && ModelNames.IsTableKeySafe(model) && ModelNames.IsTableKeySafe(version))
+            {
+                return await RejectAsync(tenant, model, version, "", nameError, cancellationToken).ConfigureAwait(false);
+            }
+
             LogRejected(tenant, model, version, nameError);
             return new PublishOutcome(ModelStates.Rejected, nameError, null);
         }

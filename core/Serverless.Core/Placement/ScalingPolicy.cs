@@ -1,0 +1,38 @@
+namespace Serverless.Core.Placement;
+
+/// <summary>
+/// How many replicas a model should have for its request rate: enough that none carries more than
+/// <see cref="ScalingOptions.RequestsPerReplica"/>, growing at once under load and shrinking one replica
+/// at a time only after the model has needed fewer for <see cref="ScalingOptions.ScaleDownAfter"/>
+/// (hysteresis, so a model near the threshold does not flap). Pure: the autoscaler and
+/// <c>serverless simulate</c> run this same code.
+/// </summary>
+public sealed class ScalingPolicy
+{
+    private readonly ScalingOptions _options;
+
+    public ScalingPolicy(ScalingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+    }
+
+    /// <summary>The replicas the rate alone calls for, between 1 and the maximum.</summary>
+    public int ReplicasFor(double requestsPerSecond) =>
+        (int)Math.Clamp(Math.Ceiling(Math.Max(0, requestsPerSecond) / _options.RequestsPerReplica), 1, _options.MaxReplicas);
+
+    /// <summary>
+    /// The replica count to set now, given the current one and how long the model has needed fewer than it
+    /// (<paramref name="belowSince"/>: zero when it needs at least the current count).
+    /// </summary>
+    public int Decide(double requestsPerSecond, int currentReplicas, TimeSpan belowSince)
+    {
+        var wanted = ReplicasFor(requestsPerSecond);
+        if (wanted >= currentReplicas)
+        {
+            return wanted;
+        }
+
+        return belowSince >= _options.ScaleDownAfter ? currentReplicas - 1 : currentReplicas;
+    }
+}

@@ -4,6 +4,7 @@ using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Options;
 using Serverless.Core.Http;
 using Serverless.Core.Protocol;
+using Serverless.Core.Routing;
 using Serverless.Core.Scoring;
 using Serverless.Core.Sharding;
 
@@ -13,11 +14,13 @@ namespace Serverless.Shard;
 public sealed class InferFunction
 {
     private readonly ScoringService _scoring;
+    private readonly ShardCallerAuthenticator _authenticator;
     private readonly string _shardId;
 
-    public InferFunction(ScoringService scoring, IOptions<ShardOptions> options)
+    public InferFunction(ScoringService scoring, ShardCallerAuthenticator authenticator, IOptions<ShardOptions> options)
     {
         _scoring = scoring;
+        _authenticator = authenticator;
         _shardId = options.Value.Id;
     }
 
@@ -33,9 +36,9 @@ public sealed class InferFunction
 
     private async Task<IActionResult> InferAsync(HttpRequest request, string model, string? version, CancellationToken cancellationToken)
     {
-        if (TenantHeader.Read(request) is not { } tenant)
+        if (await CallerTenant.ResolveAsync(_authenticator, request, cancellationToken).ConfigureAwait(false) is not { } tenant)
         {
-            return new JsonBytesResult(400, JsonBodies.Error(TenantHeader.MissingMessage));
+            return new JsonBytesResult(401, JsonBodies.Error(ShardCallerAuthenticator.MissingMessage));
         }
 
         ReadOnlyMemory<byte> body;

@@ -4,6 +4,7 @@ using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Options;
 using Serverless.Core.Http;
 using Serverless.Core.Protocol;
+using Serverless.Core.Routing;
 using Serverless.Core.Scoring;
 using Serverless.Core.Sharding;
 
@@ -16,11 +17,13 @@ namespace Serverless.Shard;
 public sealed class LoadModelFunction
 {
     private readonly ScoringService _scoring;
+    private readonly ShardCallerAuthenticator _authenticator;
     private readonly string _shardId;
 
-    public LoadModelFunction(ScoringService scoring, IOptions<ShardOptions> options)
+    public LoadModelFunction(ScoringService scoring, ShardCallerAuthenticator authenticator, IOptions<ShardOptions> options)
     {
         _scoring = scoring;
+        _authenticator = authenticator;
         _shardId = options.Value.Id;
     }
 
@@ -28,9 +31,9 @@ public sealed class LoadModelFunction
     public async Task<IActionResult> Load(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v2/repository/models/{model}/versions/{version}/load")] HttpRequest request, string model, string version, CancellationToken cancellationToken)
     {
-        if (TenantHeader.Read(request) is not { } tenant)
+        if (await CallerTenant.ResolveAsync(_authenticator, request, cancellationToken).ConfigureAwait(false) is not { } tenant)
         {
-            return new JsonBytesResult(400, JsonBodies.Error(TenantHeader.MissingMessage));
+            return new JsonBytesResult(401, JsonBodies.Error(ShardCallerAuthenticator.MissingMessage));
         }
 
         return JsonBytesResult.From(await _scoring.LoadAsync(tenant, model, version, cancellationToken).ConfigureAwait(false), _shardId);

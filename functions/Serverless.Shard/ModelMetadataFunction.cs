@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Serverless.Core.Http;
 using Serverless.Core.Protocol;
 using Serverless.Core.Registry;
+using Serverless.Core.Routing;
 using Serverless.Core.Sharding;
 
 namespace Serverless.Shard;
@@ -13,11 +14,13 @@ namespace Serverless.Shard;
 public sealed class ModelMetadataFunction
 {
     private readonly ModelCatalog _catalog;
+    private readonly ShardCallerAuthenticator _authenticator;
     private readonly string _shardId;
 
-    public ModelMetadataFunction(ModelCatalog catalog, IOptions<ShardOptions> options)
+    public ModelMetadataFunction(ModelCatalog catalog, ShardCallerAuthenticator authenticator, IOptions<ShardOptions> options)
     {
         _catalog = catalog;
+        _authenticator = authenticator;
         _shardId = options.Value.Id;
     }
 
@@ -43,9 +46,9 @@ public sealed class ModelMetadataFunction
 
     private async Task<IActionResult> AnswerAsync(HttpRequest request, Func<string, CancellationToken, Task<Serverless.Core.Scoring.ScoringResult>> answer, CancellationToken cancellationToken)
     {
-        if (TenantHeader.Read(request) is not { } tenant)
+        if (await CallerTenant.ResolveAsync(_authenticator, request, cancellationToken).ConfigureAwait(false) is not { } tenant)
         {
-            return new JsonBytesResult(400, JsonBodies.Error(TenantHeader.MissingMessage));
+            return new JsonBytesResult(401, JsonBodies.Error(ShardCallerAuthenticator.MissingMessage));
         }
 
         return JsonBytesResult.From(await answer(tenant, cancellationToken).ConfigureAwait(false), _shardId);

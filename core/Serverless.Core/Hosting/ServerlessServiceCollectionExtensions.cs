@@ -41,6 +41,8 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton<ModelLoader>();
         services.TryAddSingleton<ScoringService>();
         services.TryAddSingleton<ShardDirectory>();
+        services.TryAddSingleton<TenantStore>();
+        services.TryAddSingleton<ShardCallerAuthenticator>();
         services.AddHostedService<ShardHeartbeatService>();
         return services;
     }
@@ -50,6 +52,8 @@ public static class ServerlessServiceCollectionExtensions
     {
         services.AddServerlessStorage(configuration);
         services.AddOptions<RouterOptions>().Bind(configuration.GetSection(RouterOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<ReplicaSelector>();
+        services.TryAddSingleton<RetryBudget>();
         services.TryAddSingleton<RouterService>();
         var connectTimeout = configuration.GetSection(RouterOptions.SectionName).GetValue(nameof(RouterOptions.ConnectTimeoutSeconds), 2);
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(connectTimeout));

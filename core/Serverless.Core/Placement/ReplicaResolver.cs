@@ -20,12 +20,16 @@ public sealed class ReplicaResolver
         _placements = placements;
     }
 
-    public async ValueTask<IReadOnlyList<ShardInfo>> ResolveAsync(string tenant, int shuffleShardSize, string model, string pool, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<ShardInfo>> ResolveAsync(string tenant, int shuffleShardSize, string model, string pool, CancellationToken cancellationToken) =>
+        (await ExplainAsync(tenant, shuffleShardSize, model, pool, cancellationToken).ConfigureAwait(false)).Replicas;
+
+    /// <summary>The replicas and why: pinned by a placement row, or hashed (with the replica count's source).</summary>
+    public async ValueTask<(IReadOnlyList<ShardInfo> Replicas, string Reason)> ExplainAsync(string tenant, int shuffleShardSize, string model, string pool, CancellationToken cancellationToken)
     {
         var live = await _shards.GetLiveAsync(pool, cancellationToken).ConfigureAwait(false);
         if (live.Count == 0)
         {
-            return [];
+            return ([], $"no live shard in pool '{pool}'");
         }
 
         var placement = await _placements.GetAsync(tenant, model, cancellationToken).ConfigureAwait(false);
@@ -42,7 +46,7 @@ public sealed class ReplicaResolver
 
             if (result.Count > 0)
             {
-                return result;
+                return (result, $"pinned by placement row to {placement.Shards} ({placement.Reason})");
             }
         }
 
@@ -58,7 +62,8 @@ public sealed class ReplicaResolver
             result.Add(Find(live, id)!);
         }
 
-        return result;
+        var count = placement is { Replicas: > 0 } ? $"{replicas} replica(s) from its placement row ({placement.Reason})" : $"{replicas} replica(s) by default";
+        return (result, $"rendezvous hashing inside the tenant's shuffle shard of {shuffleShardSize} of {live.Count} live shards; {count}");
     }
 
     private static ShardInfo? Find(IReadOnlyList<ShardInfo> shards, string id)

@@ -9,5 +9,6 @@ namespace Serverless.Core.Protocol;
 [JsonSerializable(typeof(ModelMetadataResponse))]
 [JsonSerializable(typeof(ModelReadyResponse))]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(PlacementResponse))]
 [JsonSerializable(typeof(TensorMetadata[]))]
 public sealed partial class CoreJsonContext : JsonSerializerContext;

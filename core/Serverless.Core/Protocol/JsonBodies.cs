@@ -21,5 +21,7 @@ public static class JsonBodies
 
     public static byte[] ModelReady(ModelReadyResponse ready) => JsonSerializer.SerializeToUtf8Bytes(ready, Context.ModelReadyResponse);
 
+    public static byte[] Placement(PlacementResponse placement) => JsonSerializer.SerializeToUtf8Bytes(placement, Context.PlacementResponse);
+
     public static byte[] Health(HealthResponse health) => JsonSerializer.SerializeToUtf8Bytes(health, Context.HealthResponse);
 }

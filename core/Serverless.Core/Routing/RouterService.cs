@@ -22,15 +22,19 @@ public sealed partial class RouterService
     private readonly TenantStore _tenants;
     private readonly ModelCatalog _catalog;
     private readonly ReplicaResolver _replicas;
+    private readonly ReplicaSelector _selector;
+    private readonly RetryBudget _retryBudget;
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly RouterOptions _options;
     private readonly ILogger<RouterService> _logger;
 
-    public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, IHttpClientFactory httpClientFactory, IOptions<RouterOptions> options, ILogger<RouterService> logger)
+    public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, ReplicaSelector selector, RetryBudget retryBudget, IHttpClientFactory httpClientFactory, IOptions<RouterOptions> options, ILogger<RouterService> logger)
     {
         _tenants = tenants;
         _catalog = catalog;
         _replicas = replicas;
+        _selector = selector;
+        _retryBudget = retryBudget;
         _httpClientFactory = httpClientFactory;
         _options = options.Value;
         _logger = logger;
@@ -51,6 +55,27 @@ public sealed partial class RouterService
     public async Task<RoutedResponse> ReadyAsync(Tenant tenant, string model, string? version, CancellationToken cancellationToken) =>
         ToRouted(await _catalog.ReadyAsync(tenant.Name, model, version, cancellationToken).ConfigureAwait(false));
 
+    /// <summary>Direct mode: the replicas of a model version, so a client can call one itself.</summary>
+    public async Task<RoutedResponse> PlacementAsync(Tenant tenant, string model, string? version, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var entry = await _catalog.ResolveAsync(tenant.Name, model, version, cancellationToken).ConfigureAwait(false);
+            var (replicas, reason) = await _replicas.ExplainAsync(tenant.Name, tenant.ShuffleShardSize, entry.Model, entry.Pool, cancellationToken).ConfigureAwait(false);
+            var list = new PlacementReplica[replicas.Count];
+            for (var i = 0; i < list.Length; i++)
+            {
+                list[i] = new PlacementReplica(replicas[i].Id, replicas[i].BaseUrl.ToString().TrimEnd('/'));
+            }
+
+            return new RoutedResponse(200, JsonBodies.Placement(new PlacementResponse(model, entry.Version, entry.Pool, list, reason)), entry.Version);
+        }
+        catch (ScoringException e)
+        {
+            return new RoutedResponse(e.StatusCode, JsonBodies.Error(e.Message), version);
+        }
+    }
+
     /// <summary>Forwards an inference request to one of the model's replicas.</summary>
     public async Task<RoutedResponse> InferAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
@@ -70,13 +95,19 @@ public sealed partial class RouterService
             return new RoutedResponse(503, JsonBodies.Error($"no shard of pool '{entry.Pool}' is available for model '{model}'"), entry.Version, RetryAfterSeconds: 1);
         }
 
-        // Spread load over the replicas; the others are the fallbacks, in order.
-        var start = replicas.Count == 1 ? 0 : Random.Shared.Next(replicas.Count);
-        string? lastFailure = null;
-        for (var attempt = 0; attempt < replicas.Count; attempt++)
+        _retryBudget.Deposit();
+        var ids = new string[replicas.Count];
+        for (var i = 0; i < ids.Length; i++)
         {
-            var shard = replicas[(start + attempt) % replicas.Count];
-            var (response, failure) = await ForwardAsync(shard, tenant.Name, model, entry.Version, body, cancellationToken).ConfigureAwait(false);
+            ids[i] = replicas[i].Id;
+        }
+
+        var order = _selector.Order(ids);
+        string? lastFailure = null;
+        for (var attempt = 0; attempt < order.Length; attempt++)
+        {
+            var shard = replicas[order[attempt]];
+            var (response, failure, reachedShard) = await ForwardAsync(shard, tenant.Name, model, entry.Version, body, cancellationToken).ConfigureAwait(false);
             if (response is not null)
             {
                 return response;
@@ -84,16 +115,26 @@ public sealed partial class RouterService
 
             lastFailure = failure;
             LogReplicaFailed(shard.Id, model, failure ?? "");
+            if (!reachedShard)
+            {
+                // Nothing reached the shard, so trying the next replica adds no load anywhere: no budget
+                // needed; and the shard goes last for a while so the next requests skip it.
+                _selector.Eject(shard.Id);
+            }
+            else if (attempt + 1 < order.Length && !_retryBudget.TryWithdraw())
+            {
+                return new RoutedResponse(503, JsonBodies.Error($"replica {shard.Id} of model '{model}' failed ({failure}) and the retry budget is spent"), entry.Version, RetryAfterSeconds: 1);
+            }
         }
 
-        return new RoutedResponse(503, JsonBodies.Error($"no replica of model '{model}' answered ({replicas.Count} tried; last: {lastFailure})"), entry.Version, RetryAfterSeconds: 1);
+        return new RoutedResponse(503, JsonBodies.Error($"no replica of model '{model}' answered ({order.Length} tried; last: {lastFailure})"), entry.Version, RetryAfterSeconds: 1);
     }
 
     /// <summary>The model's replicas in preference order (primary first), live shards only.</summary>
     public ValueTask<IReadOnlyList<ShardInfo>> FindReplicasAsync(Tenant tenant, ModelVersionEntity entry, CancellationToken cancellationToken) =>
         _replicas.ResolveAsync(tenant.Name, tenant.ShuffleShardSize, entry.Model, entry.Pool, cancellationToken);
 
-    private async Task<(RoutedResponse? Response, string? Failure)> ForwardAsync(ShardInfo shard, string tenant, string model, string version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    private async Task<(RoutedResponse? Response, string? Failure, bool ReachedShard)> ForwardAsync(ShardInfo shard, string tenant, string model, string version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         var client = _httpClientFactory.CreateClient(ShardClient.HttpClientName);
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(shard.BaseUrl, $"v2/models/{model}/versions/{version}/infer"));
@@ -102,12 +143,13 @@ public sealed partial class RouterService
         request.Content.Headers.ContentType = JsonContentType;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(_options.ForwardTimeoutSeconds));
+        using var outstanding = _selector.Track(shard.Id);
         try
         {
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
             {
-                return (null, $"{shard.Id} answered 503");
+                return (null, $"{shard.Id} answered 503", true);
             }
 
             var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
@@ -116,15 +158,17 @@ public sealed partial class RouterService
                 bytes,
                 Header(response, ShardHeaders.ModelVersion) ?? version,
                 Header(response, ShardHeaders.ServedBy) ?? shard.Id,
-                Header(response, ShardHeaders.Cache)), null);
+                Header(response, ShardHeaders.Cache)), null, true);
         }
         catch (HttpRequestException e)
         {
-            return (null, $"{shard.Id}: {e.Message}");
+            // A connection that could not be made means the request never reached the shard.
+            var reached = e.HttpRequestError is not (HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError);
+            return (null, $"{shard.Id}: {e.Message}", reached);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return (null, $"{shard.Id} did not answer within {_options.ForwardTimeoutSeconds} s");
+            return (null, $"{shard.Id} did not answer within {_options.ForwardTimeoutSeconds} s", true);
         }
     }
 

@@ -14,13 +14,19 @@ public sealed partial class ShardHeartbeatService : BackgroundService
     private readonly ShardDirectory _directory;
     private readonly ShardOptions _options;
     private readonly ILogger<ShardHeartbeatService> _logger;
+    private volatile bool _draining;
 
-    public ShardHeartbeatService(ShardDirectory directory, IOptions<ShardOptions> options, ILogger<ShardHeartbeatService> logger)
+    public ShardHeartbeatService(ShardDirectory directory, IOptions<ShardOptions> options, IHostApplicationLifetime lifetime, ILogger<ShardHeartbeatService> logger)
     {
         _directory = directory;
         _options = options.Value;
         _logger = logger;
+        // ApplicationStopping callbacks run before the server stops accepting requests: blocking here
+        // keeps the shard serving while the routers learn it is draining and move its models.
+        lifetime.ApplicationStopping.Register(Drain);
     }
+
+    private string State => _draining ? ShardStates.Draining : ShardStates.Active;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -29,7 +35,7 @@ public sealed partial class ShardHeartbeatService : BackgroundService
         {
             try
             {
-                await _directory.HeartbeatAsync(_options.Pool, _options.Id, _options.BaseUrl!, ShardStates.Active, stoppingToken).ConfigureAwait(false);
+                await _directory.HeartbeatAsync(_options.Pool, _options.Id, _options.BaseUrl!, State, stoppingToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -52,6 +58,30 @@ public sealed partial class ShardHeartbeatService : BackgroundService
             LogHeartbeatFailed(e, _options.Id);
         }
     }
+
+    private void Drain()
+    {
+        if (_options.DrainSeconds == 0)
+        {
+            return;
+        }
+
+        _draining = true;
+        LogDraining(_options.Id, _options.DrainSeconds);
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            _directory.HeartbeatAsync(_options.Pool, _options.Id, _options.BaseUrl!, ShardStates.Draining, timeout.Token).GetAwaiter().GetResult();
+            Thread.Sleep(TimeSpan.FromSeconds(_options.DrainSeconds));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogHeartbeatFailed(e, _options.Id);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shard {ShardId} is draining for {Seconds} s before it stops")]
+    private partial void LogDraining(string shardId, int seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {ShardId} could not renew its row in Table shards")]
     private partial void LogHeartbeatFailed(Exception exception, string shardId);

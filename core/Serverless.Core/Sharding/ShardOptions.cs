@@ -24,6 +24,13 @@ public sealed class ShardOptions
     [Range(1L << 20, long.MaxValue)]
     public long CacheBytes { get; set; } = 1L << 30;
 
+    /// <summary>
+    /// How long a stopping shard stays up as <c>Draining</c>, serving what still arrives while the routers
+    /// (which re-read Table <c>shards</c> every 2 s) move its models to their next replicas.
+    /// </summary>
+    [Range(0, 300)]
+    public int DrainSeconds { get; set; } = 3;
+
     /// <summary>How often the shard renews its row in Table <c>shards</c>.</summary>
     [Range(1, 300)]
     public int HeartbeatSeconds { get; set; } = 5;

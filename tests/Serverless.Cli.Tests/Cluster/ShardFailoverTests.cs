@@ -51,4 +51,41 @@ public sealed class ShardFailoverTests
         Assert.AreEqual(0, failures, "no request fails when one of two replicas dies");
         Assert.IsFalse(survivors.Contains(victim.Id));
     }
+
+    [TestMethod]
+    [Timeout(180_000)]
+    public async Task StoppingAShard_DrainsItsModelsToTheNextShard_WithoutAFailedRequest()
+    {
+        await using var cluster = await TestCluster.StartAsync(shards: 3);
+        var outcome = await cluster.PublishAsync("demo", "drained", "1", DemoModels.Linear());
+        Assert.AreEqual(ModelStates.Ready, outcome.State, outcome.Error);
+        var (first, _, firstResponse) = await cluster.InferAsync(cluster.DemoKey, "drained", Body);
+        Assert.AreEqual(200, first);
+        var serving = cluster.State.Shards.Single(s => s.Id == firstResponse.Headers.GetValues("x-served-by").Single());
+
+        // Steady requests while the serving shard is asked to stop (SIGTERM, as a scale-in or deployment does).
+        using var stop = new CancellationTokenSource();
+        var statuses = new List<(int Status, string? ServedBy)>();
+        var load = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var (status, _, response) = await cluster.InferAsync(cluster.DemoKey, "drained", Body);
+                statuses.Add((status, response.Headers.TryGetValues("x-served-by", out var v) ? v.Single() : null));
+                await Task.Delay(20);
+            }
+        });
+        await Task.Delay(500);
+        await ChildProcesses.StopAsync(serving.Pid, "Serverless.LocalHost", TimeSpan.FromSeconds(30));
+        await Task.Delay(1000);
+        await stop.CancelAsync();
+        await load;
+
+        Assert.IsFalse(ChildProcesses.IsOurs(serving.Pid, "Serverless.LocalHost"), "the shard stopped");
+        Assert.IsTrue(statuses.Count > 20, $"only {statuses.Count} requests were made");
+        Assert.AreEqual(0, statuses.Count(s => s.Status != 200), string.Join(", ", statuses.Where(s => s.Status != 200).Select(s => s.Status)));
+        var last = statuses[^1].ServedBy;
+        Assert.IsNotNull(last);
+        Assert.AreNotEqual(serving.Id, last, "after the drain another shard serves the model");
+    }
 }

@@ -80,13 +80,39 @@ public sealed class RouterScoringTests
     }
 
     [TestMethod]
-    public async Task ShardsDirectly_RefuseRequestsWithoutTheRoutersTenantHeader()
+    public async Task ShardsDirectly_RefuseCallersWithoutCredentials()
     {
         using var http = new HttpClient();
         using var response = await http.PostAsync(new Uri(Cluster.State.Shards[0].Url + $"/v2/models/{LocalCluster.DemoModel}/infer"), new StringContent("{}"));
         var body = JsonNode.Parse(await response.Content.ReadAsStringAsync());
 
-        Assert.AreEqual(400, (int)response.StatusCode);
-        StringAssert.Contains((string?)body!["error"], "x-serverless-tenant");
+        Assert.AreEqual(401, (int)response.StatusCode);
+        StringAssert.Contains((string?)body!["error"], "API key");
+    }
+
+    [TestMethod]
+    public async Task DirectMode_PlacementNamesTheReplica_ThatAnswersWithTheClientsOwnKey()
+    {
+        var (status, placement) = await Cluster.GetAsync(Cluster.DemoKey, $"v2/models/{LocalCluster.DemoModel}/placement");
+        Assert.AreEqual(200, status, placement?.ToJsonString());
+        Assert.AreEqual("1", (string?)placement!["version"]);
+        var replicas = placement["replicas"]!.AsArray();
+        Assert.IsTrue(replicas.Count >= 1);
+        StringAssert.Contains((string?)placement["reason"], "rendezvous");
+        var url = (string)replicas[0]!["url"]!;
+        CollectionAssert.Contains(Cluster.State.Shards.Select(s => s.Url).ToList(), url);
+
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{url}/v2/models/{LocalCluster.DemoModel}/versions/1/infer")
+        {
+            Content = new StringContent("""{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}"""),
+        };
+        request.Headers.TryAddWithoutValidation("x-api-key", Cluster.DemoKey);
+        using var response = await http.SendAsync(request);
+        Assert.AreEqual(200, (int)response.StatusCode, await response.Content.ReadAsStringAsync());
+        Assert.AreEqual((string)replicas[0]!["id"]!, response.Headers.GetValues("x-served-by").Single());
+
+        var (unauthorized, _) = await Cluster.GetAsync("demo.wrong", $"v2/models/{LocalCluster.DemoModel}/placement");
+        Assert.AreEqual(401, unauthorized);
     }
 }

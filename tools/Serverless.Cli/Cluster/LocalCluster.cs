@@ -97,7 +97,7 @@ public sealed class LocalCluster
         {
             if (process != state.Azurite)
             {
-                stops.Add(ChildProcesses.StopAsync(process.Pid, HostMarker, TimeSpan.FromSeconds(5)));
+                stops.Add(ChildProcesses.StopAsync(process.Pid, HostMarker, TimeSpan.FromSeconds(15)));
             }
         }
 

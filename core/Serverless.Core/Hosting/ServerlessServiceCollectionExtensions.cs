@@ -40,10 +40,12 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton<SessionCache>();
         services.TryAddSingleton<ModelLoader>();
         services.TryAddSingleton<ScoringService>();
-        services.TryAddSingleton<ShardDirectory>();
-        services.TryAddSingleton<TenantStore>();
         services.TryAddSingleton<ShardCallerAuthenticator>();
+        services.TryAddSingleton<ModelTraffic>();
+        services.AddOptions<ScalingOptions>().Bind(configuration.GetSection(ScalingOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));
         services.AddHostedService<ShardHeartbeatService>();
+        services.AddHostedService<ModelAutoscaler>();
         return services;
     }
 

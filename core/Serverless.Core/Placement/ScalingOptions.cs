@@ -15,6 +15,10 @@ public sealed class ScalingOptions
     [Range(1, 256)]
     public int MaxReplicas { get; set; } = 8;
 
+    /// <summary>How often a shard looks at its per-model request rates (seconds).</summary>
+    [Range(1, 3600)]
+    public int IntervalSeconds { get; set; } = 10;
+
     /// <summary>How long a model must need fewer replicas before it gives one back.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan ScaleDownAfter { get; set; } = TimeSpan.FromSeconds(60);

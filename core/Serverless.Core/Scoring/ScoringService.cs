@@ -18,14 +18,16 @@ public sealed partial class ScoringService
     private readonly ModelCatalog _catalog;
     private readonly SessionCache _cache;
     private readonly ModelLoader _loader;
+    private readonly ModelTraffic _traffic;
     private readonly ILogger<ScoringService> _logger;
     private readonly Histogram<double> _latency;
 
-    public ScoringService(ModelCatalog catalog, SessionCache cache, ModelLoader loader, ILogger<ScoringService> logger, IMeterFactory meterFactory)
+    public ScoringService(ModelCatalog catalog, SessionCache cache, ModelLoader loader, ModelTraffic traffic, ILogger<ScoringService> logger, IMeterFactory meterFactory)
     {
         _catalog = catalog;
         _cache = cache;
         _loader = loader;
+        _traffic = traffic;
         _logger = logger;
         _latency = meterFactory.Create("Serverless.Shard").CreateHistogram<double>("serverless.infer.duration", "ms");
     }
@@ -37,6 +39,7 @@ public sealed partial class ScoringService
         try
         {
             var entry = await _catalog.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+            _traffic.Record(tenant, entry.Model);
             var request = InferenceRequestParser.Parse(body);
             using var lease = await _cache.AcquireAsync(CacheKey(entry), ct => _loader.LoadAsync(entry, ct), cancellationToken).ConfigureAwait(false);
             var session = lease.Session;

@@ -55,11 +55,17 @@ public sealed class TestCluster : IAsyncDisposable
 
     public string DemoKey => State.Tenants[0].ApiKey;
 
-    public static async Task<TestCluster> StartAsync(int shards, CancellationToken cancellationToken = default)
+    public static async Task<TestCluster> StartAsync(int shards, IReadOnlyDictionary<string, string>? shardSettings = null, CancellationToken cancellationToken = default)
     {
         var directory = new StateDirectory(Path.Combine(Path.GetTempPath(), "serverless-test-" + Guid.NewGuid().ToString("N")[..8]));
         var cluster = new LocalCluster(directory, message => Console.WriteLine(message));
-        var state = await cluster.StartAsync(new LocalClusterOptions { Shards = shards, RouterPort = 0, PersistStorage = false, ShardCacheBytes = 256L * 1024 * 1024 }, cancellationToken).ConfigureAwait(false);
+        var options = new LocalClusterOptions { Shards = shards, RouterPort = 0, PersistStorage = false, ShardCacheBytes = 256L * 1024 * 1024 };
+        foreach (var (key, value) in shardSettings ?? new Dictionary<string, string>())
+        {
+            options.ShardSettings[key] = value;
+        }
+
+        var state = await cluster.StartAsync(options, cancellationToken).ConfigureAwait(false);
         return new TestCluster(directory, cluster, state);
     }
 

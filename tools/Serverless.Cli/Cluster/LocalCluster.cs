@@ -58,13 +58,14 @@ public sealed class LocalCluster
             {
                 var id = $"shard-{i:00}";
                 var port = Azurite.FreePort();
-                state.Shards.Add(StartApp("shard", id, port, connectionString, new Dictionary<string, string>
+                var settings = new Dictionary<string, string>(options.ShardSettings)
                 {
                     ["Shard__Id"] = id,
                     ["Shard__Pool"] = "cpu",
                     ["Shard__BaseUrl"] = $"http://127.0.0.1:{port}",
                     ["Shard__CacheBytes"] = options.ShardCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                }));
+                };
+                state.Shards.Add(StartApp("shard", id, port, connectionString, settings));
             }
 
             state.Publisher = StartApp("publisher", "publisher", Azurite.FreePort(), connectionString, new Dictionary<string, string>

@@ -14,6 +14,9 @@ public sealed class LocalClusterOptions
     /// <summary>Create tenant <c>demo</c> and publish the demo model.</summary>
     public bool CreateDemo { get; set; } = true;
 
+    /// <summary>More settings for every shard process (e.g. <c>Scaling__RequestsPerReplica</c>).</summary>
+    public Dictionary<string, string> ShardSettings { get; } = [];
+
     /// <summary>Each shard's session cache budget.</summary>
     public long ShardCacheBytes { get; set; } = 512L * 1024 * 1024;
 }

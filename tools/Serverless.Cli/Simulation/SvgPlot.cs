@@ -59,7 +59,7 @@ internal static class SvgPlot
 
         // Mean (the same before and after: scaling moves load, it does not add any).
         svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{Left}\" y1=\"{Y(mean):0.#}\" x2=\"{Width - Right}\" y2=\"{Y(mean):0.#}\" stroke=\"#222\" stroke-dasharray=\"6 4\" stroke-width=\"1.5\"/>\n");
-        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{Width - Right - 4}\" y=\"{Y(mean) - 6:0.#}\" font-size=\"12\" text-anchor=\"end\">mean {FormatRps(mean)} rps</text>\n");
+        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{Width - Right - 4}\" y=\"{Y(mean) - 6:0.#}\" font-size=\"12\" text-anchor=\"end\" stroke=\"white\" stroke-width=\"4\" paint-order=\"stroke\">mean {FormatRps(mean)} rps</text>\n");
 
         // Axes.
         svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{Left}\" y1=\"{Top}\" x2=\"{Left}\" y2=\"{Top + plotHeight}\" stroke=\"#222\"/>\n");

@@ -1,0 +1,127 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Serverless.Core.Registry;
+using Serverless.Core.Scoring;
+using Serverless.Core.Sharding;
+using Serverless.Core.Tenancy;
+
+namespace Serverless.Core.Placement;
+
+/// <summary>
+/// Per-model scaling, run by every shard for the models it is the primary replica of (so exactly one
+/// shard decides for each model, without coordination): every few seconds it turns the requests it
+/// served into a rate, estimates the model's total rate (requests are spread evenly over the replicas),
+/// and lets <see cref="ScalingPolicy"/> decide the replica count; a change is written to the model's
+/// placement row with ETag concurrency. Replicas come first from the tenant's shuffle shard, then beyond it.
+/// </summary>
+public sealed partial class ModelAutoscaler : BackgroundService
+{
+    private readonly ModelTraffic _traffic;
+    private readonly ReplicaResolver _replicas;
+    private readonly PlacementStore _placements;
+    private readonly TenantStore _tenants;
+    private readonly ModelRegistry _registry;
+    private readonly ScalingPolicy _policy;
+    private readonly ScalingOptions _scaling;
+    private readonly ShardOptions _shard;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ModelAutoscaler> _logger;
+    private readonly Dictionary<(string Tenant, string Model), DateTimeOffset> _below = [];
+    private readonly HashSet<(string Tenant, string Model)> _scaled = [];
+
+    public ModelAutoscaler(ModelTraffic traffic, ReplicaResolver replicas, PlacementStore placements, TenantStore tenants, ModelRegistry registry, IOptions<ScalingOptions> scaling, IOptions<ShardOptions> shard, TimeProvider time, ILogger<ModelAutoscaler> logger)
+    {
+        _traffic = traffic;
+        _replicas = replicas;
+        _placements = placements;
+        _tenants = tenants;
+        _registry = registry;
+        _scaling = scaling.Value;
+        _policy = new ScalingPolicy(_scaling);
+        _shard = shard.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = TimeSpan.FromSeconds(_scaling.IntervalSeconds);
+        using var timer = new PeriodicTimer(interval, _time);
+        var last = _time.GetTimestamp();
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            var now = _time.GetTimestamp();
+            var seconds = Math.Max(0.001, _time.GetElapsedTime(last, now).TotalSeconds);
+            last = now;
+            try
+            {
+                await EvaluateAsync(_traffic.TakeSnapshot(), seconds, stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Storage briefly away: scaling waits for the next tick; serving is unaffected.
+                LogScalingFailed(e);
+            }
+        }
+    }
+
+    /// <summary>One look at the rates: decide for each model this shard is the primary of.</summary>
+    internal async Task EvaluateAsync(IReadOnlyDictionary<(string Tenant, string Model), long> counts, double seconds, CancellationToken cancellationToken)
+    {
+        var models = new HashSet<(string Tenant, string Model)>(counts.Keys);
+        models.UnionWith(_scaled);
+        foreach (var key in models)
+        {
+            var rate = counts.TryGetValue(key, out var count) ? count / seconds : 0;
+            var entry = await _registry.ResolveAsync(key.Tenant, key.Model, null, cancellationToken).ConfigureAwait(false);
+            if (entry is null)
+            {
+                _scaled.Remove(key);
+                continue;
+            }
+
+            var k = await _tenants.GetShuffleShardSizeAsync(key.Tenant, cancellationToken).ConfigureAwait(false);
+            var replicas = await _replicas.ResolveAsync(key.Tenant, k, key.Model, entry.Pool, cancellationToken).ConfigureAwait(false);
+            if (replicas.Count == 0 || replicas[0].Id != _shard.Id)
+            {
+                continue;
+            }
+
+            var current = replicas.Count;
+            var total = rate * current;
+            var now = _time.GetUtcNow();
+            if (_policy.ReplicasFor(total) < current)
+            {
+                _below.TryAdd(key, now);
+            }
+            else
+            {
+                _below.Remove(key);
+            }
+
+            var wanted = _policy.Decide(total, current, _below.TryGetValue(key, out var since) ? now - since : TimeSpan.Zero);
+            if (wanted != current)
+            {
+                await _placements.SetReplicasAsync(key.Tenant, key.Model, wanted, $"autoscale: {total:F0} req/s at {_scaling.RequestsPerReplica:F0} per replica", cancellationToken).ConfigureAwait(false);
+                _below.Remove(key);
+                LogScaled(key.Tenant, key.Model, current, wanted, total);
+            }
+
+            if (wanted > 1)
+            {
+                _scaled.Add(key);
+            }
+            else
+            {
+                _scaled.Remove(key);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Scaled {Tenant}/{Model} from {From} to {To} replicas ({Rate:F1} req/s)")]
+    private partial void LogScaled(string tenant, string model, int from, int to, double rate);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Per-model scaling failed; trying again on the next tick")]
+    private partial void LogScalingFailed(Exception exception);
+}

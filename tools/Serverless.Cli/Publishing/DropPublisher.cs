@@ -23,6 +23,26 @@ public sealed class DropPublisher
         _registry = registry;
     }
 
+    private async Task<bool> AliasesInPlaceAsync(string tenant, string model, string version, byte[]? manifest, CancellationToken cancellationToken)
+    {
+        if (manifest is null || ManifestReader.Parse(manifest).Manifest?.Aliases is not { Count: > 0 } aliases)
+        {
+            return true;
+        }
+
+        _registry.Invalidate(tenant, model);
+        var rows = await _registry.GetRowsAsync(tenant, model, cancellationToken).ConfigureAwait(false);
+        foreach (var alias in aliases)
+        {
+            if (!rows.Any(r => r.IsAlias && r.RowKey == ModelVersionEntity.AliasPrefix + alias && r.Version == version))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>The version after the highest numeric one the model has, or "1".</summary>
     public async Task<string> NextVersionAsync(string tenant, string model, CancellationToken cancellationToken)
     {
@@ -77,7 +97,15 @@ public sealed class DropPublisher
         while (true)
         {
             var row = await _registry.GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
-            if (row is not null && row.Sha256 == sha && row.State is ModelStates.Ready or ModelStates.Rejected)
+            if (row is not null && row.Sha256 == sha && row.State is ModelStates.Rejected)
+            {
+                return new PublishOutcome(row.State, row.Error, row);
+            }
+
+            // Ready, and the aliases model.json asked for are in place (the publisher moves them after
+            // writing the Ready row, warming the version first): only then is the publish complete.
+            if (row is not null && row.Sha256 == sha && row.State is ModelStates.Ready
+                && await AliasesInPlaceAsync(tenant, model, version, manifest, cancellationToken).ConfigureAwait(false))
             {
                 return new PublishOutcome(row.State, row.Error, row);
             }

@@ -56,6 +56,7 @@ public static class ServerlessServiceCollectionExtensions
         services.AddOptions<RouterOptions>().Bind(configuration.GetSection(RouterOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<ReplicaSelector>();
         services.TryAddSingleton<RetryBudget>();
+        services.TryAddSingleton<TenantRateLimiter>();
         services.TryAddSingleton<RouterService>();
         var connectTimeout = configuration.GetSection(RouterOptions.SectionName).GetValue(nameof(RouterOptions.ConnectTimeoutSeconds), 2);
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(connectTimeout));

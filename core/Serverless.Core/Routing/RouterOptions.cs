@@ -12,6 +12,10 @@ public sealed class RouterOptions
     [Range(1024, 1L << 31)]
     public long MaxBodyBytes { get; set; } = RequestBody.DefaultLimitBytes;
 
+    /// <summary>A tenant's request quota when its row sets none (requests per second, with a one-second burst).</summary>
+    [Range(1, 10_000_000)]
+    public int DefaultTenantRequestsPerSecond { get; set; } = 1000;
+
     /// <summary>How long one forward to a shard may take before the next replica is tried.</summary>
     [Range(1, 600)]
     public int ForwardTimeoutSeconds { get; set; } = 30;

@@ -24,17 +24,19 @@ public sealed partial class RouterService
     private readonly ReplicaResolver _replicas;
     private readonly ReplicaSelector _selector;
     private readonly RetryBudget _retryBudget;
+    private readonly TenantRateLimiter _rateLimiter;
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly RouterOptions _options;
     private readonly ILogger<RouterService> _logger;
 
-    public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, ReplicaSelector selector, RetryBudget retryBudget, IHttpClientFactory httpClientFactory, IOptions<RouterOptions> options, ILogger<RouterService> logger)
+    public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, ReplicaSelector selector, RetryBudget retryBudget, TenantRateLimiter rateLimiter, IHttpClientFactory httpClientFactory, IOptions<RouterOptions> options, ILogger<RouterService> logger)
     {
         _tenants = tenants;
         _catalog = catalog;
         _replicas = replicas;
         _selector = selector;
         _retryBudget = retryBudget;
+        _rateLimiter = rateLimiter;
         _httpClientFactory = httpClientFactory;
         _options = options.Value;
         _logger = logger;
@@ -79,6 +81,11 @@ public sealed partial class RouterService
     /// <summary>Forwards an inference request to one of the model's replicas.</summary>
     public async Task<RoutedResponse> InferAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
+        if (_rateLimiter.TryAcquire(tenant) is { } retryAfter)
+        {
+            return new RoutedResponse(429, JsonBodies.Error($"tenant '{tenant.Name}' is over its request quota; retry after {retryAfter} s"), RetryAfterSeconds: retryAfter);
+        }
+
         ModelVersionEntity entry;
         try
         {

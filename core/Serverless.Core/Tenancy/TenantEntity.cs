@@ -21,4 +21,7 @@ public sealed class TenantEntity : ITableEntity
 
     /// <summary>The size k of the tenant's shuffle shard.</summary>
     public int ShuffleShardSize { get; set; } = PlacementDefaults.ShuffleShardSize;
+
+    /// <summary>The tenant's request quota at the router (requests per second); 0 = the platform default.</summary>
+    public int RequestsPerSecond { get; set; }
 }

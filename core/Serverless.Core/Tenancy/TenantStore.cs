@@ -23,7 +23,14 @@ public sealed class TenantStore
     }
 
     /// <summary>Creates the tenant if needed and adds a new API key to it; returns the key (shown once).</summary>
-    public async Task<string> AddKeyAsync(string tenant, int? shuffleShardSize, CancellationToken cancellationToken)
+    public async Task<string> AddKeyAsync(string tenant, int? shuffleShardSize, CancellationToken cancellationToken) =>
+        await AddKeyAsync(tenant, shuffleShardSize, null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Creates the tenant if needed (or updates its k and quota when given) and adds a new API key to it;
+    /// returns the key, which is shown once and never stored.
+    /// </summary>
+    public async Task<string> AddKeyAsync(string tenant, int? shuffleShardSize, int? requestsPerSecond, CancellationToken cancellationToken)
     {
         var error = ModelNames.CheckTenant(tenant);
         if (error is not null)
@@ -41,12 +48,13 @@ public sealed class TenantStore
                 {
                     entity.KeyHashes = string.IsNullOrEmpty(entity.KeyHashes) ? record : $"{entity.KeyHashes};{record}";
                     entity.ShuffleShardSize = shuffleShardSize ?? entity.ShuffleShardSize;
+                    entity.RequestsPerSecond = requestsPerSecond ?? entity.RequestsPerSecond;
                     await _storage.TenantsTable.UpdateEntityAsync(entity, entity.ETag, cancellationToken: cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
                     await _storage.TenantsTable.AddEntityAsync(
-                        new TenantEntity { PartitionKey = tenant, KeyHashes = record, ShuffleShardSize = shuffleShardSize ?? PlacementDefaults.ShuffleShardSize },
+                        new TenantEntity { PartitionKey = tenant, KeyHashes = record, ShuffleShardSize = shuffleShardSize ?? PlacementDefaults.ShuffleShardSize, RequestsPerSecond = requestsPerSecond ?? 0 },
                         cancellationToken).ConfigureAwait(false);
                 }
 
@@ -74,7 +82,7 @@ public sealed class TenantStore
             return null;
         }
 
-        return new Tenant(tenantName, Math.Max(1, entity.ShuffleShardSize));
+        return new Tenant(tenantName, Math.Max(1, entity.ShuffleShardSize), Math.Max(0, entity.RequestsPerSecond));
     }
 
     /// <summary>The size k of a tenant's shuffle shard (the default when the tenant has no row).</summary>

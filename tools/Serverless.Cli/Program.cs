@@ -8,6 +8,7 @@ var root = new RootCommand("serverless: run, publish to and inspect the multi-mo
     PublishCommand.Create(),
     ModelsCommand.Create(),
     ScaleCommand.Create(),
+    PlacementCommand.Create(),
     SimulateCommand.Create(),
     LifecycleCommands.Alias(),
     LifecycleCommands.Retire(),

@@ -83,6 +83,12 @@ public sealed class CliEndToEndTests
             var scale = await RunCliAsync(home, "scale", "linear", "--replicas", "2");
             Assert.AreEqual(0, scale.ExitCode, scale.Output);
 
+            var placement = await RunCliAsync(home, "placement", "linear");
+            Assert.AreEqual(0, placement.ExitCode, placement.Output);
+            StringAssert.Contains(placement.Output, "replicas=2");
+            StringAssert.Contains(placement.Output, "primary shard-0");
+            StringAssert.Contains(placement.Output, "replica shard-0");
+
             var down = await RunCliAsync(home, "down");
             Assert.AreEqual(0, down.ExitCode, down.Output);
             foreach (var process in state.AllProcesses())

@@ -20,7 +20,9 @@ public sealed class PerModelScalingTests
             ["Scaling__IntervalSeconds"] = "1",
             ["Scaling__ScaleDownAfter"] = "00:00:03",
         });
-        var outcome = await cluster.PublishAsync("demo", "hot", "1", DemoModels.Linear());
+        // A tenant whose quota is well above this load, so the router never throttles it.
+        var key = await cluster.Tenants.AddKeyAsync("scaling", null, 100_000, CancellationToken.None);
+        var outcome = await cluster.PublishAsync("scaling", "hot", "1", DemoModels.Linear());
         Assert.AreEqual(ModelStates.Ready, outcome.State, outcome.Error);
 
         // Load from 4 concurrent callers until the model has a second replica serving (bounded: 40 s).
@@ -29,7 +31,7 @@ public sealed class PerModelScalingTests
         var failures = 0;
         while (DateTime.UtcNow < deadline && servedBy.Count < 2)
         {
-            var batch = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => cluster.InferAsync(cluster.DemoKey, "hot", Body)));
+            var batch = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => cluster.InferAsync(key, "hot", Body)));
             foreach (var (status, _, response) in batch)
             {
                 if (status != 200)
@@ -43,11 +45,13 @@ public sealed class PerModelScalingTests
                     servedBy.Add(response.Headers.GetValues("x-served-by").Single());
                 }
             }
+
+            await Task.Delay(5);
         }
 
         Assert.AreEqual(0, failures, "scaling out costs no failed request");
         Assert.IsTrue(servedBy.Count >= 2, "under load the model is served by a second replica");
-        var row = await cluster.Placements.GetAsync("demo", "hot", CancellationToken.None);
+        var row = await cluster.Placements.GetAsync("scaling", "hot", CancellationToken.None);
         Assert.IsNotNull(row);
         Assert.IsTrue(row.Replicas >= 2, $"placement row has {row.Replicas} replicas");
         StringAssert.StartsWith(row.Reason, "autoscale");
@@ -59,7 +63,7 @@ public sealed class PerModelScalingTests
         {
             await Task.Delay(500);
             using var cache = new Microsoft.Extensions.Caching.Memory.MemoryCache(new Microsoft.Extensions.Caching.Memory.MemoryCacheOptions());
-            replicas = (await new Serverless.Core.Placement.PlacementStore(cluster.Storage, cache).GetAsync("demo", "hot", CancellationToken.None))?.Replicas ?? 1;
+            replicas = (await new Serverless.Core.Placement.PlacementStore(cluster.Storage, cache).GetAsync("scaling", "hot", CancellationToken.None))?.Replicas ?? 1;
         }
 
         Assert.AreEqual(1, replicas, "after the quiet period the model is back to one replica");

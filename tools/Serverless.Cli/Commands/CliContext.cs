@@ -27,6 +27,8 @@ internal sealed class CliContext : IDisposable
 
     public PlacementStore Placements => _services.GetRequiredService<PlacementStore>();
 
+    public IServiceProvider Services => _services;
+
     /// <summary>The running cluster's context, or null after printing why there is none.</summary>
     public static CliContext? Open()
     {

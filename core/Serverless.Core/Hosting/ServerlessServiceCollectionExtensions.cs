@@ -38,6 +38,7 @@ public static class ServerlessServiceCollectionExtensions
         services.AddOptions<ShardOptions>().Bind(configuration.GetSection(ShardOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<OrtRuntime>();
         services.TryAddSingleton<SessionCache>();
+        services.TryAddSingleton<ModelDiskTier>();
         services.TryAddSingleton<ModelLoader>();
         services.TryAddSingleton<ScoringService>();
         services.TryAddSingleton<ShardCallerAuthenticator>();

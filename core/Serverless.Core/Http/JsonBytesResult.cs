@@ -17,6 +17,7 @@ public sealed class JsonBytesResult : IActionResult
     private readonly string? _servedBy;
     private readonly string? _cache;
     private readonly int? _retryAfterSeconds;
+    private string? _loadSource;
 
     public JsonBytesResult(int statusCode, ReadOnlyMemory<byte> body, string? modelVersion = null, string? servedBy = null, string? cache = null, int? retryAfterSeconds = null)
     {
@@ -29,10 +30,10 @@ public sealed class JsonBytesResult : IActionResult
     }
 
     public static JsonBytesResult From(RoutedResponse response) =>
-        new(response.StatusCode, response.Body, response.ModelVersion, response.ServedBy, response.Cache, response.RetryAfterSeconds);
+        new(response.StatusCode, response.Body, response.ModelVersion, response.ServedBy, response.Cache, response.RetryAfterSeconds) { _loadSource = response.LoadSource };
 
     public static JsonBytesResult From(ScoringResult result, string? servedBy) =>
-        new(result.StatusCode, result.Body, result.ModelVersion, servedBy, result.CacheHit switch { true => "hit", false => "miss", null => null });
+        new(result.StatusCode, result.Body, result.ModelVersion, servedBy, result.CacheHit switch { true => "hit", false => "miss", null => null }) { _loadSource = result.LoadSource };
 
     public async Task ExecuteResultAsync(ActionContext context)
     {
@@ -53,6 +54,11 @@ public sealed class JsonBytesResult : IActionResult
         if (_cache is not null)
         {
             response.Headers[ShardHeaders.Cache] = _cache;
+        }
+
+        if (_loadSource is not null)
+        {
+            response.Headers[ShardHeaders.LoadSource] = _loadSource;
         }
 
         if (_retryAfterSeconds is { } retryAfter)

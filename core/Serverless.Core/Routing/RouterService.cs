@@ -165,7 +165,7 @@ public sealed partial class RouterService
                 bytes,
                 Header(response, ShardHeaders.ModelVersion) ?? version,
                 Header(response, ShardHeaders.ServedBy) ?? shard.Id,
-                Header(response, ShardHeaders.Cache)), null, true);
+                Header(response, ShardHeaders.Cache)) { LoadSource = Header(response, ShardHeaders.LoadSource) }, null, true);
         }
         catch (HttpRequestException e)
         {

@@ -15,5 +15,8 @@ public static class ShardHeaders
     /// <summary>Answer: <c>hit</c> when the session was resident, <c>miss</c> when it was loaded.</summary>
     public const string Cache = "x-cache";
 
+    /// <summary>Answer, on a cache miss: where the model's bytes came from, <c>disk</c> or <c>blob</c>.</summary>
+    public const string LoadSource = "x-load-source";
+
     public const string ApiKey = "x-api-key";
 }

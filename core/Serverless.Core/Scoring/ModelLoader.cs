@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Registry;
 using Serverless.Core.Storage;
@@ -16,26 +17,46 @@ public sealed partial class ModelLoader
 
     private readonly StorageClients _storage;
     private readonly OrtRuntime _runtime;
+    private readonly ModelDiskTier _diskTier;
     private readonly ILogger<ModelLoader> _logger;
+    private readonly Histogram<double> _loadTime;
 
-    public ModelLoader(StorageClients storage, OrtRuntime runtime, ILogger<ModelLoader> logger)
+    public ModelLoader(StorageClients storage, OrtRuntime runtime, ModelDiskTier diskTier, IMeterFactory meterFactory, ILogger<ModelLoader> logger)
     {
         _storage = storage;
         _runtime = runtime;
+        _diskTier = diskTier;
         _logger = logger;
+        _loadTime = meterFactory.Create("Serverless.Shard").CreateHistogram<double>("serverless.load.duration", "ms");
     }
 
+    /// <summary>Loads from the disk tier when the bytes are there, else from Blob (and keeps them on disk).</summary>
     public async Task<ModelSession> LoadAsync(ModelVersionEntity version, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        var content = await _storage.Models.GetBlobClient(version.BlobName).DownloadContentAsync(cancellationToken).ConfigureAwait(false);
-        var bytes = content.Value.Content.ToArray();
+        var source = ModelSession.FromDisk;
+        var bytes = await _diskTier.TryReadAsync(version.Sha256, cancellationToken).ConfigureAwait(false);
+        if (bytes is null)
+        {
+            source = ModelSession.FromBlob;
+            var content = await _storage.Models.GetBlobClient(version.BlobName).DownloadContentAsync(cancellationToken).ConfigureAwait(false);
+            bytes = content.Value.Content.ToArray();
+        }
+
         var session = _runtime.CreateSession(bytes);
-        var loaded = new ModelSession(version.Model, version.Version, session, (bytes.LongLength * 2) + FixedOverheadBytes);
-        LogLoaded(version.Tenant, version.Model, version.Version, bytes.LongLength, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        var loaded = new ModelSession(version.Model, version.Version, session, (bytes.LongLength * 2) + FixedOverheadBytes) { LoadSource = source };
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        _loadTime.Record(elapsed, new KeyValuePair<string, object?>("source", source));
+        LogLoaded(version.Tenant, version.Model, version.Version, bytes.LongLength, source, elapsed);
+        if (source == ModelSession.FromBlob)
+        {
+            // Off the request's path: the waiting requests need the session, not the disk write.
+            _ = Task.Run(() => _diskTier.WriteAsync(version.Sha256, bytes, CancellationToken.None), CancellationToken.None);
+        }
+
         return loaded;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Tenant}/{Model}/{Version} ({Bytes} bytes) in {ElapsedMs:F1} ms")]
-    private partial void LogLoaded(string tenant, string model, string version, long bytes, double elapsedMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Tenant}/{Model}/{Version} ({Bytes} bytes) from {Source} in {ElapsedMs:F1} ms")]
+    private partial void LogLoaded(string tenant, string model, string version, long bytes, string source, double elapsedMs);
 }

@@ -29,7 +29,13 @@ public sealed class ModelSession
         }
     }
 
+    public const string FromBlob = "blob";
+    public const string FromDisk = "disk";
+
     public string Model { get; }
+
+    /// <summary>Where the bytes came from when this session was loaded: <see cref="FromBlob"/> or <see cref="FromDisk"/>.</summary>
+    public string LoadSource { get; init; } = FromBlob;
 
     public string Version { get; }
 

@@ -51,7 +51,7 @@ public sealed partial class ScoringService
                 using var outputs = Run(session, runOptions, inputNames, inputs, outputNames);
                 var buffer = new ArrayBufferWriter<byte>(256);
                 TensorCodec.WriteResponse(buffer, model, entry.Version, request.Id, outputNames, outputs);
-                return new ScoringResult(200, buffer.WrittenSpan.ToArray(), entry.Version, lease.CacheHit);
+                return new ScoringResult(200, buffer.WrittenSpan.ToArray(), entry.Version, lease.CacheHit) { LoadSource = lease.CacheHit ? null : session.LoadSource };
             }
             finally
             {
@@ -79,6 +79,21 @@ public sealed partial class ScoringService
             var entry = await _catalog.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
             using var lease = await _cache.AcquireAsync(CacheKey(entry), ct => _loader.LoadAsync(entry, ct), cancellationToken).ConfigureAwait(false);
             return new ScoringResult(200, JsonBodies.ModelReady(new ModelReadyResponse(model, entry.Version, true)), entry.Version, lease.CacheHit);
+        }
+        catch (ScoringException e)
+        {
+            return new ScoringResult(e.StatusCode, JsonBodies.Error(e.Message), version);
+        }
+    }
+
+    /// <summary>Drops a version from this shard's cache (it is disposed after its last running request).</summary>
+    public async Task<ScoringResult> UnloadAsync(string tenant, string model, string version, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var entry = await _catalog.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+            _cache.Remove(CacheKey(entry));
+            return new ScoringResult(200, JsonBodies.ModelReady(new ModelReadyResponse(model, entry.Version, false)), entry.Version);
         }
         catch (ScoringException e)
         {

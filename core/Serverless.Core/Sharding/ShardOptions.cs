@@ -31,6 +31,13 @@ public sealed class ShardOptions
     [Range(0, 300)]
     public int DrainSeconds { get; set; } = 3;
 
+    /// <summary>The local disk tier's folder; empty = a folder under the temp path named after the shard.</summary>
+    public string? DiskTierPath { get; set; }
+
+    /// <summary>The disk tier's budget in bytes; 0 turns it off.</summary>
+    [Range(0, long.MaxValue)]
+    public long DiskTierBytes { get; set; } = 10L << 30;
+
     /// <summary>How often the shard renews its row in Table <c>shards</c>.</summary>
     [Range(1, 300)]
     public int HeartbeatSeconds { get; set; } = 5;

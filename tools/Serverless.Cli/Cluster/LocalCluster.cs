@@ -64,6 +64,7 @@ public sealed class LocalCluster
                     ["Shard__Pool"] = "cpu",
                     ["Shard__BaseUrl"] = $"http://127.0.0.1:{port}",
                     ["Shard__CacheBytes"] = options.ShardCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["Shard__DiskTierPath"] = Path.Combine(_state.Path, "tier", id),
                 };
                 state.Shards.Add(StartApp("shard", id, port, connectionString, settings));
             }

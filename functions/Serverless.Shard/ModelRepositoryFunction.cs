@@ -11,16 +11,16 @@ using Serverless.Core.Sharding;
 namespace Serverless.Shard;
 
 /// <summary>
-/// v2 repository extension: load a model version into this shard's cache without running it. The
-/// router's warm-up calls it on every replica before an alias moves to the version.
+/// v2 repository extension: load a model version into this shard's cache without running it (the
+/// warm-up before an alias moves calls it on every replica), or drop it from the cache.
 /// </summary>
-public sealed class LoadModelFunction
+public sealed class ModelRepositoryFunction
 {
     private readonly ScoringService _scoring;
     private readonly ShardCallerAuthenticator _authenticator;
     private readonly string _shardId;
 
-    public LoadModelFunction(ScoringService scoring, ShardCallerAuthenticator authenticator, IOptions<ShardOptions> options)
+    public ModelRepositoryFunction(ScoringService scoring, ShardCallerAuthenticator authenticator, IOptions<ShardOptions> options)
     {
         _scoring = scoring;
         _authenticator = authenticator;
@@ -37,5 +37,17 @@ public sealed class LoadModelFunction
         }
 
         return JsonBytesResult.From(await _scoring.LoadAsync(tenant, model, version, cancellationToken).ConfigureAwait(false), _shardId);
+    }
+
+    [Function("UnloadModel")]
+    public async Task<IActionResult> Unload(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v2/repository/models/{model}/versions/{version}/unload")] HttpRequest request, string model, string version, CancellationToken cancellationToken)
+    {
+        if (await CallerTenant.ResolveAsync(_authenticator, request, cancellationToken).ConfigureAwait(false) is not { } tenant)
+        {
+            return new JsonBytesResult(401, JsonBodies.Error(ShardCallerAuthenticator.MissingMessage));
+        }
+
+        return JsonBytesResult.From(await _scoring.UnloadAsync(tenant, model, version, cancellationToken).ConfigureAwait(false), _shardId);
     }
 }

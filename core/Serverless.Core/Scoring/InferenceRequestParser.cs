@@ -13,117 +13,234 @@ public static class InferenceRequestParser
     /// <summary>The most elements one input may have; bounds memory before any allocation.</summary>
     public const long MaxElements = 64L * 1024 * 1024;
 
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
 
+    /// <summary>
+    /// Reads the body with <see cref="Utf8JsonReader"/> in one pass, straight into typed arrays: no DOM.
+    /// An input's <c>data</c> may come before its <c>shape</c> and <c>datatype</c> (JSON objects are
+    /// unordered), so its bytes are skipped and remembered, then decoded once the type and count are known.
+    /// </summary>
     public static InferenceRequest Parse(ReadOnlyMemory<byte> body)
     {
-        JsonDocument document;
+        var json = body.Span;
+        var reader = new Utf8JsonReader(json, ReaderOptions);
         try
         {
-            document = JsonDocument.Parse(body, DocumentOptions);
-        }
-        catch (JsonException e)
-        {
-            throw new ScoringException($"request body is not valid JSON: {e.Message}");
-        }
-
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
                 throw new ScoringException("request body must be a JSON object with an \"inputs\" array");
             }
 
             string? id = null;
-            if (root.TryGetProperty("id", out var idElement))
+            List<InputTensor>? inputs = null;
+            List<string>? outputs = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                id = idElement.ValueKind == JsonValueKind.String ? idElement.GetString() : throw new ScoringException("\"id\" must be a string");
+                if (reader.ValueTextEquals("inputs"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.StartArray)
+                    {
+                        throw new ScoringException("request body must have an \"inputs\" array");
+                    }
+
+                    inputs = [];
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        var tensor = ParseInput(ref reader, json);
+                        foreach (var existing in inputs)
+                        {
+                            if (existing.Name == tensor.Name)
+                            {
+                                throw new ScoringException($"input '{tensor.Name}' is given more than once");
+                            }
+                        }
+
+                        inputs.Add(tensor);
+                    }
+                }
+                else if (reader.ValueTextEquals("id"u8))
+                {
+                    reader.Read();
+                    id = reader.TokenType == JsonTokenType.String ? reader.GetString() : throw new ScoringException("\"id\" must be a string");
+                }
+                else if (reader.ValueTextEquals("outputs"u8))
+                {
+                    reader.Read();
+                    outputs = ParseOutputs(ref reader);
+                }
+                else
+                {
+                    // "parameters" and anything else: not used, but must still be valid JSON.
+                    reader.Read();
+                    reader.Skip();
+                }
             }
 
-            if (!root.TryGetProperty("inputs", out var inputsElement) || inputsElement.ValueKind != JsonValueKind.Array)
+            // Anything after the root object is malformed JSON; Read throws on it.
+            while (reader.Read())
+            {
+            }
+
+            if (inputs is null)
             {
                 throw new ScoringException("request body must have an \"inputs\" array");
             }
 
-            var inputs = new List<InputTensor>(inputsElement.GetArrayLength());
-            foreach (var input in inputsElement.EnumerateArray())
-            {
-                var tensor = ParseInput(input);
-                foreach (var existing in inputs)
-                {
-                    if (existing.Name == tensor.Name)
-                    {
-                        throw new ScoringException($"input '{tensor.Name}' is given more than once");
-                    }
-                }
-
-                inputs.Add(tensor);
-            }
-
-            List<string>? outputs = null;
-            if (root.TryGetProperty("outputs", out var outputsElement) && outputsElement.ValueKind != JsonValueKind.Null)
-            {
-                if (outputsElement.ValueKind != JsonValueKind.Array)
-                {
-                    throw new ScoringException("\"outputs\" must be an array of {\"name\": …} objects");
-                }
-
-                outputs = [];
-                foreach (var output in outputsElement.EnumerateArray())
-                {
-                    if (output.ValueKind != JsonValueKind.Object || !output.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
-                    {
-                        throw new ScoringException("each entry of \"outputs\" must be an object with a string \"name\"");
-                    }
-
-                    outputs.Add(name.GetString()!);
-                }
-            }
-
             return new InferenceRequest(id, inputs, outputs);
+        }
+        catch (JsonException e)
+        {
+            throw new ScoringException($"request body is not valid JSON: {e.Message}");
         }
     }
 
-    private static InputTensor ParseInput(JsonElement input)
+    private static List<string>? ParseOutputs(ref Utf8JsonReader reader)
     {
-        if (input.ValueKind != JsonValueKind.Object)
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            throw new ScoringException("\"outputs\" must be an array of {\"name\": …} objects");
+        }
+
+        var outputs = new List<string>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            string? name = null;
+            if (reader.TokenType == JsonTokenType.StartObject)
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var isName = reader.ValueTextEquals("name"u8);
+                    reader.Read();
+                    if (isName && reader.TokenType == JsonTokenType.String)
+                    {
+                        name = reader.GetString();
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+            }
+            else
+            {
+                reader.Skip();
+            }
+
+            outputs.Add(name ?? throw new ScoringException("each entry of \"outputs\" must be an object with a string \"name\""));
+        }
+
+        return outputs;
+    }
+
+    private static InputTensor ParseInput(ref Utf8JsonReader reader, ReadOnlySpan<byte> json)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
         {
             throw new ScoringException("each entry of \"inputs\" must be an object with \"name\", \"shape\", \"datatype\" and \"data\"");
         }
 
-        if (!input.TryGetProperty("name", out var nameElement) || nameElement.ValueKind != JsonValueKind.String || nameElement.GetString() is not { Length: > 0 } name)
+        string? name = null;
+        string? datatype = null;
+        var hasDatatype = false;
+        List<long>? shapeList = null;
+        var shapeError = (int?)null;
+        var hasShape = false;
+        var dataStart = -1L;
+        var dataEnd = -1L;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("name"u8))
+            {
+                reader.Read();
+                name = reader.TokenType == JsonTokenType.String ? reader.GetString() : SkipAndNull(ref reader);
+            }
+            else if (reader.ValueTextEquals("datatype"u8))
+            {
+                reader.Read();
+                hasDatatype = reader.TokenType == JsonTokenType.String;
+                datatype = hasDatatype ? reader.GetString() : SkipAndNull(ref reader);
+            }
+            else if (reader.ValueTextEquals("shape"u8))
+            {
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.StartArray)
+                {
+                    reader.Skip();
+                    continue;
+                }
+
+                hasShape = true;
+                shapeList = [];
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out var dim) || dim < 0)
+                    {
+                        shapeError ??= shapeList.Count;
+                        reader.Skip();
+                        shapeList.Add(0);
+                        continue;
+                    }
+
+                    shapeList.Add(dim);
+                }
+            }
+            else if (reader.ValueTextEquals("data"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.StartArray)
+                {
+                    dataStart = reader.TokenStartIndex;
+                    reader.Skip();
+                    dataEnd = reader.BytesConsumed;
+                }
+                else
+                {
+                    reader.Skip();
+                    dataStart = dataEnd = -1;
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        if (name is not { Length: > 0 })
         {
             throw new ScoringException("an input has no \"name\"");
         }
 
-        if (!input.TryGetProperty("datatype", out var datatypeElement) || datatypeElement.ValueKind != JsonValueKind.String)
+        if (!hasDatatype)
         {
             throw new ScoringException($"input '{name}' has no \"datatype\"");
         }
 
-        var datatype = datatypeElement.GetString();
         if (!TensorDatatypes.TryParse(datatype, out var elementType))
         {
             throw new ScoringException($"input '{name}' has unknown datatype '{datatype}'; use one of {TensorDatatypes.Supported}");
         }
 
-        if (!input.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)
+        if (!hasShape)
         {
             throw new ScoringException($"input '{name}' has no \"shape\" array");
         }
 
-        var shape = new long[shapeElement.GetArrayLength()];
-        long count = 1;
-        var i = 0;
-        foreach (var dim in shapeElement.EnumerateArray())
+        if (shapeError is { } badDim)
         {
-            if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt64(out var value) || value < 0)
-            {
-                throw new ScoringException($"input '{name}' has shape dimension {i} that is not a non-negative integer");
-            }
+            throw new ScoringException($"input '{name}' has shape dimension {badDim} that is not a non-negative integer");
+        }
 
-            shape[i++] = value;
+        var shape = shapeList!.ToArray();
+        long count = 1;
+        foreach (var value in shape)
+        {
             count = value == 0 ? 0 : (count > MaxElements / value ? MaxElements + 1 : count * value);
         }
 
@@ -132,20 +249,27 @@ public static class InferenceRequestParser
             throw new ScoringException($"input '{name}' has shape [{string.Join(',', shape)}] with more than {MaxElements} elements, the limit");
         }
 
-        if (!input.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+        if (dataStart < 0)
         {
             throw new ScoringException($"input '{name}' has no \"data\" array");
         }
 
         var array = CreateArray(elementType, (int)count);
         var filled = 0;
-        Fill(name, datatype!, elementType, data, array, ref filled);
+        var data = new Utf8JsonReader(json[(int)dataStart..(int)dataEnd], ReaderOptions);
+        Fill(name, datatype!, elementType, ref data, array, ref filled);
         if (filled != count)
         {
             throw new ScoringException($"input '{name}' has {filled} data elements but shape [{string.Join(',', shape)}] needs {count}");
         }
 
         return new InputTensor(name, elementType, shape, array);
+    }
+
+    private static string? SkipAndNull(ref Utf8JsonReader reader)
+    {
+        reader.Skip();
+        return null;
     }
 
     private static Array CreateArray(TensorElementType type, int count) => type switch
@@ -166,15 +290,18 @@ public static class InferenceRequestParser
         _ => throw new ScoringException($"datatype {type} is not supported"),
     };
 
-    /// <summary>Flattens <paramref name="data"/> (flat or nested arrays, row-major) into the typed array.</summary>
-    private static void Fill(string name, string datatype, TensorElementType type, JsonElement data, Array array, ref int filled)
+    /// <summary>Flattens the data array (flat or nested, row-major) into the typed array.</summary>
+    private static void Fill(string name, string datatype, TensorElementType type, ref Utf8JsonReader reader, Array array, ref int filled)
     {
-        foreach (var element in data.EnumerateArray())
+        while (reader.Read())
         {
-            if (element.ValueKind == JsonValueKind.Array)
+            switch (reader.TokenType)
             {
-                Fill(name, datatype, type, element, array, ref filled);
-                continue;
+                case JsonTokenType.StartArray:
+                case JsonTokenType.EndArray:
+                    continue;
+                case JsonTokenType.StartObject:
+                    throw new ScoringException($"input '{name}' element {filled} (an object) is not a valid {datatype} value");
             }
 
             if (filled >= array.Length)
@@ -184,27 +311,28 @@ public static class InferenceRequestParser
                 continue;
             }
 
-            if (!TrySet(type, element, array, filled))
+            if (!TrySet(type, ref reader, array, filled))
             {
-                throw new ScoringException($"input '{name}' element {filled} ({Describe(element)}) is not a valid {datatype} value");
+                throw new ScoringException($"input '{name}' element {filled} ({Describe(ref reader)}) is not a valid {datatype} value");
             }
 
             filled++;
         }
     }
 
-    private static bool TrySet(TensorElementType type, JsonElement e, Array array, int i)
+    private static bool TrySet(TensorElementType type, ref Utf8JsonReader e, Array array, int i)
     {
+        var isNumber = e.TokenType == JsonTokenType.Number;
         switch (type)
         {
             case TensorElementType.Bool:
-                if (e.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                if (e.TokenType is JsonTokenType.True or JsonTokenType.False)
                 {
                     ((bool[])array)[i] = e.GetBoolean();
                     return true;
                 }
 
-                if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var b) && b is 0 or 1)
+                if (isNumber && e.TryGetInt32(out var b) && b is 0 or 1)
                 {
                     ((bool[])array)[i] = b == 1;
                     return true;
@@ -212,23 +340,23 @@ public static class InferenceRequestParser
 
                 return false;
             case TensorElementType.Int8:
-                return e.ValueKind == JsonValueKind.Number && e.TryGetSByte(out ((sbyte[])array)[i]);
+                return isNumber && e.TryGetSByte(out ((sbyte[])array)[i]);
             case TensorElementType.Int16:
-                return e.ValueKind == JsonValueKind.Number && e.TryGetInt16(out ((short[])array)[i]);
+                return isNumber && e.TryGetInt16(out ((short[])array)[i]);
             case TensorElementType.Int32:
-                return e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out ((int[])array)[i]);
+                return isNumber && e.TryGetInt32(out ((int[])array)[i]);
             case TensorElementType.Int64:
-                return e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out ((long[])array)[i]);
+                return isNumber && e.TryGetInt64(out ((long[])array)[i]);
             case TensorElementType.UInt8:
-                return e.ValueKind == JsonValueKind.Number && e.TryGetByte(out ((byte[])array)[i]);
+                return isNumber && e.TryGetByte(out ((byte[])array)[i]);
             case TensorElementType.UInt16:
-                return e.ValueKind == JsonValueKind.Number && e.TryGetUInt16(out ((ushort[])array)[i]);
+                return isNumber && e.TryGetUInt16(out ((ushort[])array)[i]);
             case TensorElementType.UInt32:
-                return e.ValueKind == JsonValueKind.Number && e.TryGetUInt32(out ((uint[])array)[i]);
+                return isNumber && e.TryGetUInt32(out ((uint[])array)[i]);
             case TensorElementType.UInt64:
-                return e.ValueKind == JsonValueKind.Number && e.TryGetUInt64(out ((ulong[])array)[i]);
+                return isNumber && e.TryGetUInt64(out ((ulong[])array)[i]);
             case TensorElementType.Float16:
-                if (TryGetDouble(e, out var h) && (!double.IsFinite(h) || Half.IsFinite((Half)h)))
+                if (TryGetDouble(ref e, out var h) && (!double.IsFinite(h) || Half.IsFinite((Half)h)))
                 {
                     ((Float16[])array)[i] = new Float16(BitConverter.HalfToUInt16Bits((Half)h));
                     return true;
@@ -236,7 +364,7 @@ public static class InferenceRequestParser
 
                 return false;
             case TensorElementType.Float:
-                if (TryGetDouble(e, out var f) && (!double.IsFinite(f) || float.IsFinite((float)f)))
+                if (TryGetDouble(ref e, out var f) && (!double.IsFinite(f) || float.IsFinite((float)f)))
                 {
                     ((float[])array)[i] = (float)f;
                     return true;
@@ -244,9 +372,9 @@ public static class InferenceRequestParser
 
                 return false;
             case TensorElementType.Double:
-                return TryGetDouble(e, out ((double[])array)[i]);
+                return TryGetDouble(ref e, out ((double[])array)[i]);
             case TensorElementType.String:
-                if (e.ValueKind == JsonValueKind.String)
+                if (e.TokenType == JsonTokenType.String)
                 {
                     ((string[])array)[i] = e.GetString()!;
                     return true;
@@ -259,42 +387,46 @@ public static class InferenceRequestParser
     }
 
     /// <summary>Numbers, plus the strings "NaN", "Infinity" and "-Infinity" that JSON cannot write as numbers.</summary>
-    private static bool TryGetDouble(JsonElement e, out double value)
+    private static bool TryGetDouble(ref Utf8JsonReader e, out double value)
     {
-        if (e.ValueKind == JsonValueKind.Number)
+        if (e.TokenType == JsonTokenType.Number)
         {
             return e.TryGetDouble(out value) && double.IsFinite(value);
         }
 
         value = 0;
-        if (e.ValueKind != JsonValueKind.String)
+        if (e.TokenType != JsonTokenType.String)
         {
             return false;
         }
 
-        switch (e.GetString())
+        if (e.ValueTextEquals("NaN"u8))
         {
-            case "NaN":
-                value = double.NaN;
-                return true;
-            case "Infinity":
-                value = double.PositiveInfinity;
-                return true;
-            case "-Infinity":
-                value = double.NegativeInfinity;
-                return true;
-            default:
-                return false;
+            value = double.NaN;
+            return true;
         }
+
+        if (e.ValueTextEquals("Infinity"u8))
+        {
+            value = double.PositiveInfinity;
+            return true;
+        }
+
+        if (e.ValueTextEquals("-Infinity"u8))
+        {
+            value = double.NegativeInfinity;
+            return true;
+        }
+
+        return false;
     }
 
-    private static string Describe(JsonElement e) => e.ValueKind switch
+    private static string Describe(ref Utf8JsonReader e) => e.TokenType switch
     {
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => e.GetRawText().Length > 40 ? "a number" : e.GetRawText(),
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Null => "null",
-        JsonValueKind.Object => "an object",
-        _ => e.ValueKind.ToString(),
+        JsonTokenType.String => "a string",
+        JsonTokenType.Number => e.ValueSpan.Length > 40 ? "a number" : System.Text.Encoding.UTF8.GetString(e.ValueSpan),
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Null => "null",
+        _ => e.TokenType.ToString(),
     };
 }

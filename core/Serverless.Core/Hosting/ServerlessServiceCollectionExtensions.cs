@@ -43,10 +43,13 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton<ScoringService>();
         services.TryAddSingleton<ShardCallerAuthenticator>();
         services.TryAddSingleton<ModelTraffic>();
+        services.TryAddSingleton<HotModelTracker>();
+        services.TryAddSingleton<ShardReadiness>();
         services.AddOptions<ScalingOptions>().Bind(configuration.GetSection(ScalingOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));
         services.AddHostedService<ShardHeartbeatService>();
         services.AddHostedService<ModelAutoscaler>();
+        services.AddHostedService<ShardWarmupService>();
         return services;
     }
 

@@ -18,6 +18,7 @@ namespace Serverless.Core.Placement;
 public sealed partial class ModelAutoscaler : BackgroundService
 {
     private readonly ModelTraffic _traffic;
+    private readonly HotModelTracker _hotModels;
     private readonly ReplicaResolver _replicas;
     private readonly PlacementStore _placements;
     private readonly TenantStore _tenants;
@@ -30,9 +31,10 @@ public sealed partial class ModelAutoscaler : BackgroundService
     private readonly Dictionary<(string Tenant, string Model), DateTimeOffset> _below = [];
     private readonly HashSet<(string Tenant, string Model)> _scaled = [];
 
-    public ModelAutoscaler(ModelTraffic traffic, ReplicaResolver replicas, PlacementStore placements, TenantStore tenants, ModelRegistry registry, IOptions<ScalingOptions> scaling, IOptions<ShardOptions> shard, TimeProvider time, ILogger<ModelAutoscaler> logger)
+    public ModelAutoscaler(ModelTraffic traffic, HotModelTracker hotModels, ReplicaResolver replicas, PlacementStore placements, TenantStore tenants, ModelRegistry registry, IOptions<ScalingOptions> scaling, IOptions<ShardOptions> shard, TimeProvider time, ILogger<ModelAutoscaler> logger)
     {
         _traffic = traffic;
+        _hotModels = hotModels;
         _replicas = replicas;
         _placements = placements;
         _tenants = tenants;
@@ -56,7 +58,9 @@ public sealed partial class ModelAutoscaler : BackgroundService
             last = now;
             try
             {
-                await EvaluateAsync(_traffic.TakeSnapshot(), seconds, stoppingToken).ConfigureAwait(false);
+                var counts = _traffic.TakeSnapshot();
+                _hotModels.Add(counts);
+                await EvaluateAsync(counts, seconds, stoppingToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

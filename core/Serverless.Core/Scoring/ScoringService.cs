@@ -72,7 +72,7 @@ public sealed partial class ScoringService
     }
 
     /// <summary>Loads a version into the cache without running it (the warm-up before an alias moves).</summary>
-    public async Task<ScoringResult> LoadAsync(string tenant, string model, string version, CancellationToken cancellationToken)
+    public async Task<ScoringResult> LoadAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
     {
         try
         {

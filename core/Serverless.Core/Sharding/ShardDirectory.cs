@@ -25,17 +25,34 @@ public sealed class ShardDirectory
     }
 
     /// <summary>Writes (or renews) a shard's row.</summary>
-    public async Task HeartbeatAsync(string pool, string id, Uri baseUrl, string state, CancellationToken cancellationToken)
+    public Task HeartbeatAsync(string pool, string id, Uri baseUrl, string state, CancellationToken cancellationToken) =>
+        HeartbeatAsync(pool, id, baseUrl, state, null, cancellationToken);
+
+    /// <summary>
+    /// Writes (or renews) a shard's row, merging: the hot-model list is written only when given, so a
+    /// restarted instance's first beats keep the list its predecessor left for it to prewarm.
+    /// </summary>
+    public async Task HeartbeatAsync(string pool, string id, Uri baseUrl, string state, string? hotModels, CancellationToken cancellationToken)
     {
-        var entity = new ShardEntity
+        var entity = new TableEntity(pool, id)
         {
-            PartitionKey = pool,
-            RowKey = id,
-            BaseUrl = baseUrl.ToString().TrimEnd('/'),
-            State = state,
-            LastHeartbeat = _time.GetUtcNow(),
+            [nameof(ShardEntity.BaseUrl)] = baseUrl.ToString().TrimEnd('/'),
+            [nameof(ShardEntity.State)] = state,
+            [nameof(ShardEntity.LastHeartbeat)] = _time.GetUtcNow(),
         };
-        await _storage.ShardsTable.UpsertEntityAsync(entity, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+        if (hotModels is not null)
+        {
+            entity[nameof(ShardEntity.HotModels)] = hotModels;
+        }
+
+        await _storage.ShardsTable.UpsertEntityAsync(entity, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One shard's row, or null.</summary>
+    public async Task<ShardEntity?> GetAsync(string pool, string id, CancellationToken cancellationToken)
+    {
+        var response = await _storage.ShardsTable.GetEntityIfExistsAsync<ShardEntity>(pool, id, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return response.HasValue ? response.Value : null;
     }
 
     /// <summary>Removes a shard's row (a clean stop).</summary>

@@ -19,4 +19,7 @@ public sealed class ShardEntity : ITableEntity
     public string State { get; set; } = ShardStates.Active;
 
     public DateTimeOffset LastHeartbeat { get; set; }
+
+    /// <summary>The models this shard served most recently, <c>{tenant}~{model}</c> comma-separated, hottest first: what a new instance prewarms.</summary>
+    public string HotModels { get; set; } = "";
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Serverless.Core.Scoring;
 
 namespace Serverless.Core.Sharding;
 
@@ -16,9 +17,12 @@ public sealed partial class ShardHeartbeatService : BackgroundService
     private readonly ILogger<ShardHeartbeatService> _logger;
     private volatile bool _draining;
 
-    public ShardHeartbeatService(ShardDirectory directory, IOptions<ShardOptions> options, IHostApplicationLifetime lifetime, ILogger<ShardHeartbeatService> logger)
+    private readonly HotModelTracker _hotModels;
+
+    public ShardHeartbeatService(ShardDirectory directory, HotModelTracker hotModels, IOptions<ShardOptions> options, IHostApplicationLifetime lifetime, ILogger<ShardHeartbeatService> logger)
     {
         _directory = directory;
+        _hotModels = hotModels;
         _options = options.Value;
         _logger = logger;
         // ApplicationStopping callbacks run before the server stops accepting requests: blocking here
@@ -35,7 +39,7 @@ public sealed partial class ShardHeartbeatService : BackgroundService
         {
             try
             {
-                await _directory.HeartbeatAsync(_options.Pool, _options.Id, _options.BaseUrl!, State, stoppingToken).ConfigureAwait(false);
+                await _directory.HeartbeatAsync(_options.Pool, _options.Id, _options.BaseUrl!, State, _hotModels.Top(), stoppingToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -51,7 +55,8 @@ public sealed partial class ShardHeartbeatService : BackgroundService
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await _directory.RemoveAsync(_options.Pool, _options.Id, cancellationToken).ConfigureAwait(false);
+            // Kept, not deleted: the row carries the hot-model list the next instance prewarms.
+            await _directory.HeartbeatAsync(_options.Pool, _options.Id, _options.BaseUrl!, ShardStates.Stopped, _hotModels.Top(), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -38,6 +38,14 @@ public sealed class ShardOptions
     [Range(0, long.MaxValue)]
     public long DiskTierBytes { get; set; } = 10L << 30;
 
+    /// <summary>The most models an instance prewarms at start.</summary>
+    [Range(0, 10_000)]
+    public int PrewarmModels { get; set; } = 50;
+
+    /// <summary>The time budget of the prewarm; the instance reports ready when it is spent at the latest.</summary>
+    [Range(1, 600)]
+    public int PrewarmSeconds { get; set; } = 20;
+
     /// <summary>How often the shard renews its row in Table <c>shards</c>.</summary>
     [Range(1, 300)]
     public int HeartbeatSeconds { get; set; } = 5;

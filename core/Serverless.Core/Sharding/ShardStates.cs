@@ -5,4 +5,5 @@ public static class ShardStates
 {
     public const string Active = "Active";
     public const string Draining = "Draining";
+    public const string Stopped = "Stopped";
 }

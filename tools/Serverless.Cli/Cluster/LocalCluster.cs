@@ -20,6 +20,7 @@ public sealed class LocalCluster
     private const string HostMarker = "Serverless.LocalHost";
     private readonly StateDirectory _state;
     private readonly Action<string> _log;
+    private LocalClusterOptions _options = new();
 
     public LocalCluster(StateDirectory state, Action<string> log)
     {
@@ -34,6 +35,7 @@ public sealed class LocalCluster
     public async Task<LocalClusterState> StartAsync(LocalClusterOptions options, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Shards, 1);
+        _options = options;
         var state = new LocalClusterState();
         var previous = _state.Read();
         try
@@ -56,17 +58,7 @@ public sealed class LocalCluster
             state.RouterUrl = state.Router.Url;
             for (var i = 0; i < options.Shards; i++)
             {
-                var id = $"shard-{i:00}";
-                var port = Azurite.FreePort();
-                var settings = new Dictionary<string, string>(options.ShardSettings)
-                {
-                    ["Shard__Id"] = id,
-                    ["Shard__Pool"] = "cpu",
-                    ["Shard__BaseUrl"] = $"http://127.0.0.1:{port}",
-                    ["Shard__CacheBytes"] = options.ShardCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    ["Shard__DiskTierPath"] = Path.Combine(_state.Path, "tier", id),
-                };
-                state.Shards.Add(StartApp("shard", id, port, connectionString, settings));
+                state.Shards.Add(StartShard($"shard-{i:00}", Azurite.FreePort(), connectionString));
             }
 
             state.Publisher = StartApp("publisher", "publisher", Azurite.FreePort(), connectionString, new Dictionary<string, string>
@@ -112,6 +104,21 @@ public sealed class LocalCluster
         _state.Delete();
     }
 
+    /// <summary>
+    /// Stops one shard (SIGTERM: it drains) and starts a new instance of it on the same port, as a
+    /// restart or a replacement instance would; returns once the new instance reports ready (after its prewarm).
+    /// </summary>
+    public async Task RestartShardAsync(LocalClusterState state, string shardId, CancellationToken cancellationToken)
+    {
+        var old = state.Shards.Single(s => s.Id == shardId);
+        await ChildProcesses.StopAsync(old.Pid, HostMarker, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        var port = new Uri(old.Url).Port;
+        var fresh = StartShard(shardId, port, state.Storage);
+        state.Shards[state.Shards.IndexOf(old)] = fresh;
+        _state.Write(state);
+        await WaitReadyAsync(state, CreateStorage(state.Storage), cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>True when any process of the state is still running.</summary>
     public static bool IsRunning(LocalClusterState state)
     {
@@ -128,6 +135,19 @@ public sealed class LocalCluster
 
     public static StorageClients CreateStorage(string connectionString) =>
         new(Options.Create(new StorageOptions { ConnectionString = connectionString }));
+
+    private ProcessEntry StartShard(string id, int port, string connectionString)
+    {
+        var settings = new Dictionary<string, string>(_options.ShardSettings)
+        {
+            ["Shard__Id"] = id,
+            ["Shard__Pool"] = "cpu",
+            ["Shard__BaseUrl"] = $"http://127.0.0.1:{port}",
+            ["Shard__CacheBytes"] = _options.ShardCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Shard__DiskTierPath"] = Path.Combine(_state.Path, "tier", id),
+        };
+        return StartApp("shard", id, port, connectionString, settings);
+    }
 
     private ProcessEntry StartApp(string app, string id, int port, string connectionString, IReadOnlyDictionary<string, string> settings)
     {
@@ -195,7 +215,7 @@ public sealed class LocalCluster
             {
                 foreach (var row in rows)
                 {
-                    if (row.RowKey == shard.Id && row.BaseUrl == shard.Url)
+                    if (row.RowKey == shard.Id && row.BaseUrl == shard.Url && row.State == ShardStates.Active)
                     {
                         registered++;
                         break;

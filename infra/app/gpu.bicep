@@ -36,6 +36,50 @@ param applicationInsightsConnectionString string
 @description('Session cache budget in bytes.')
 param cacheBytes int = 4294967296
 
+// Sections Shard and Scaling (ShardOptions, ScalingOptions) beyond id, pool, URL and cache; the defaults are the code's.
+@description('How long a stopping shard keeps serving as Draining while routers move its models (Shard__DrainSeconds).')
+@minValue(0)
+@maxValue(300)
+param drainSeconds int = 3
+
+@description('How often the shard renews its row in Table shards (Shard__HeartbeatSeconds).')
+@minValue(1)
+@maxValue(300)
+param heartbeatSeconds int = 5
+
+@description('Local disk tier folder for model files (Shard__DiskTierPath). Empty: a folder under the temp path named after the shard (the code\'s default).')
+param diskTierPath string = ''
+
+@description('Local disk tier budget in bytes (Shard__DiskTierBytes); 0 turns the tier off. Keep it under the instance\'s local disk.')
+@minValue(0)
+param diskTierBytes int = 10737418240
+
+@description('Most models an instance prewarms at start (Shard__PrewarmModels).')
+@minValue(0)
+@maxValue(10000)
+param prewarmModels int = 50
+
+@description('Time budget of the prewarm in seconds; the instance reports ready when it is spent at the latest (Shard__PrewarmSeconds).')
+@minValue(1)
+@maxValue(600)
+param prewarmSeconds int = 20
+
+@description('Requests per second one replica of a model should carry (Scaling__RequestsPerReplica; a number, as text).')
+param requestsPerReplica string = '200'
+
+@description('Most replicas a model can have (Scaling__MaxReplicas).')
+@minValue(1)
+@maxValue(256)
+param maxModelReplicas int = 8
+
+@description('How often the shard looks at its per-model request rates, in seconds (Scaling__IntervalSeconds).')
+@minValue(1)
+@maxValue(3600)
+param scalingIntervalSeconds int = 10
+
+@description('How long a model must need fewer replicas before it gives one back (Scaling__ScaleDownAfter, a .NET TimeSpan: hh:mm:ss).')
+param scaleDownAfter string = '00:01:00'
+
 var gpuProfileName = 'gpu'
 // CPU and memory of one replica on the GPU profile (the whole T4 or A100 card).
 var gpuResources = gpuProfileType == 'Consumption-GPU-NC8as-T4'
@@ -151,6 +195,16 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'Shard__Pool', value: 'gpu' }
             { name: 'Shard__BaseUrl', value: baseUrl }
             { name: 'Shard__CacheBytes', value: string(cacheBytes) }
+            { name: 'Shard__DrainSeconds', value: string(drainSeconds) }
+            { name: 'Shard__HeartbeatSeconds', value: string(heartbeatSeconds) }
+            { name: 'Shard__DiskTierPath', value: diskTierPath }
+            { name: 'Shard__DiskTierBytes', value: string(diskTierBytes) }
+            { name: 'Shard__PrewarmModels', value: string(prewarmModels) }
+            { name: 'Shard__PrewarmSeconds', value: string(prewarmSeconds) }
+            { name: 'Scaling__RequestsPerReplica', value: requestsPerReplica }
+            { name: 'Scaling__MaxReplicas', value: string(maxModelReplicas) }
+            { name: 'Scaling__IntervalSeconds', value: string(scalingIntervalSeconds) }
+            { name: 'Scaling__ScaleDownAfter', value: scaleDownAfter }
           ]
         }
       ]

@@ -20,6 +20,10 @@ param tableEndpoint string
 param queueEndpoint string
 param applicationInsightsConnectionString string
 
+@description('Largest model file accepted, in bytes (Publisher__MaxModelBytes; the code\'s default, 2 GiB - 1).')
+@minValue(1)
+param maxModelBytes int = 2147483647
+
 @description('Name of the Event Grid system topic on the storage account.')
 param systemTopicName string
 
@@ -61,6 +65,7 @@ resource publisher 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
         { name: 'Storage__BlobServiceUri', value: blobEndpoint }
         { name: 'Storage__TableServiceUri', value: tableEndpoint }
+        { name: 'Publisher__MaxModelBytes', value: string(maxModelBytes) }
         // The blob trigger's connection ("ModelDropStorage"), identity-based.
         { name: 'ModelDropStorage__blobServiceUri', value: blobEndpoint }
         { name: 'ModelDropStorage__queueServiceUri', value: queueEndpoint }

@@ -26,6 +26,27 @@ param blobEndpoint string
 param tableEndpoint string
 param applicationInsightsConnectionString string
 
+// Section Router (RouterOptions); the defaults are the code's.
+@description('Largest request body accepted, in bytes (Router__MaxBodyBytes); larger ones get 413.')
+@minValue(1024)
+@maxValue(2147483648)
+param maxBodyBytes int = 33554432
+
+@description('Request quota of a tenant whose row sets none, per second (Router__DefaultTenantRequestsPerSecond).')
+@minValue(1)
+@maxValue(10000000)
+param defaultTenantRequestsPerSecond int = 1000
+
+@description('How long one forward to a shard may take before the next replica is tried (Router__ForwardTimeoutSeconds).')
+@minValue(1)
+@maxValue(600)
+param forwardTimeoutSeconds int = 30
+
+@description('How long a connection attempt to a shard may take (Router__ConnectTimeoutSeconds).')
+@minValue(1)
+@maxValue(60)
+param connectTimeoutSeconds int = 2
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -71,6 +92,10 @@ resource router 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
         { name: 'Storage__BlobServiceUri', value: blobEndpoint }
         { name: 'Storage__TableServiceUri', value: tableEndpoint }
+        { name: 'Router__MaxBodyBytes', value: string(maxBodyBytes) }
+        { name: 'Router__DefaultTenantRequestsPerSecond', value: string(defaultTenantRequestsPerSecond) }
+        { name: 'Router__ForwardTimeoutSeconds', value: string(forwardTimeoutSeconds) }
+        { name: 'Router__ConnectTimeoutSeconds', value: string(connectTimeoutSeconds) }
       ]
     }
   }

@@ -26,19 +26,20 @@ public sealed class ShardDirectory
 
     /// <summary>Writes (or renews) a shard's row.</summary>
     public Task HeartbeatAsync(string pool, string id, Uri baseUrl, string state, CancellationToken cancellationToken) =>
-        HeartbeatAsync(pool, id, baseUrl, state, null, cancellationToken);
+        HeartbeatAsync(pool, id, baseUrl, state, null, (int)DefaultHeartbeat.TotalSeconds, cancellationToken);
 
     /// <summary>
     /// Writes (or renews) a shard's row, merging: the hot-model list is written only when given, so a
     /// restarted instance's first beats keep the list its predecessor left for it to prewarm.
     /// </summary>
-    public async Task HeartbeatAsync(string pool, string id, Uri baseUrl, string state, string? hotModels, CancellationToken cancellationToken)
+    public async Task HeartbeatAsync(string pool, string id, Uri baseUrl, string state, string? hotModels, int heartbeatSeconds, CancellationToken cancellationToken)
     {
         var entity = new TableEntity(pool, id)
         {
             [nameof(ShardEntity.BaseUrl)] = baseUrl.ToString().TrimEnd('/'),
             [nameof(ShardEntity.State)] = state,
             [nameof(ShardEntity.LastHeartbeat)] = _time.GetUtcNow(),
+            [nameof(ShardEntity.HeartbeatSeconds)] = heartbeatSeconds,
         };
         if (hotModels is not null)
         {
@@ -68,11 +69,13 @@ public sealed class ShardDirectory
         }
 
         var all = await ListAsync(pool, cancellationToken).ConfigureAwait(false);
-        var cutoff = _time.GetUtcNow() - (DefaultHeartbeat * MissedHeartbeats);
+        var now = _time.GetUtcNow();
         var live = new List<ShardInfo>(all.Count);
         foreach (var row in all)
         {
-            if (row.State == ShardStates.Active && row.LastHeartbeat >= cutoff && Uri.TryCreate(row.BaseUrl, UriKind.Absolute, out var url))
+            // Each shard says how often it beats; rows from before that column default to 5 s.
+            var beat = row.HeartbeatSeconds > 0 ? TimeSpan.FromSeconds(row.HeartbeatSeconds) : DefaultHeartbeat;
+            if (row.State == ShardStates.Active && row.LastHeartbeat >= now - (beat * MissedHeartbeats) && Uri.TryCreate(row.BaseUrl, UriKind.Absolute, out var url))
             {
                 live.Add(new ShardInfo(row.RowKey, row.PartitionKey, url));
             }

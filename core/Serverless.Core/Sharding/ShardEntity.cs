@@ -20,6 +20,9 @@ public sealed class ShardEntity : ITableEntity
 
     public DateTimeOffset LastHeartbeat { get; set; }
 
+    /// <summary>How often this shard beats (seconds); readers pass it over after <see cref="ShardDirectory.MissedHeartbeats"/> missed beats.</summary>
+    public int HeartbeatSeconds { get; set; }
+
     /// <summary>The models this shard served most recently, <c>{tenant}~{model}</c> comma-separated, hottest first: what a new instance prewarms.</summary>
     public string HotModels { get; set; } = "";
 }

@@ -39,7 +39,7 @@ public sealed partial class ShardHeartbeatService : BackgroundService
         {
             try
             {
-                await _directory.HeartbeatAsync(_options.Pool, _options.Id, _options.BaseUrl!, State, _hotModels.Top(), stoppingToken).ConfigureAwait(false);
+                await _directory.HeartbeatAsync(_options.Pool, _options.Id, _options.BaseUrl!, State, _hotModels.Top(), _options.HeartbeatSeconds, stoppingToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -56,7 +56,7 @@ public sealed partial class ShardHeartbeatService : BackgroundService
         try
         {
             // Kept, not deleted: the row carries the hot-model list the next instance prewarms.
-            await _directory.HeartbeatAsync(_options.Pool, _options.Id, _options.BaseUrl!, ShardStates.Stopped, _hotModels.Top(), cancellationToken).ConfigureAwait(false);
+            await _directory.HeartbeatAsync(_options.Pool, _options.Id, _options.BaseUrl!, ShardStates.Stopped, _hotModels.Top(), _options.HeartbeatSeconds, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -76,7 +76,7 @@ public sealed partial class ShardHeartbeatService : BackgroundService
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            _directory.HeartbeatAsync(_options.Pool, _options.Id, _options.BaseUrl!, ShardStates.Draining, timeout.Token).GetAwaiter().GetResult();
+            _directory.HeartbeatAsync(_options.Pool, _options.Id, _options.BaseUrl!, ShardStates.Draining, null, _options.HeartbeatSeconds, timeout.Token).GetAwaiter().GetResult();
             Thread.Sleep(TimeSpan.FromSeconds(_options.DrainSeconds));
         }
         catch (Exception e) when (e is not OutOfMemoryException)

@@ -10,6 +10,7 @@ var root = new RootCommand("serverless: run, publish to and inspect the multi-mo
     ScaleCommand.Create(),
     PlacementCommand.Create(),
     SimulateCommand.Create(),
+    BenchCommand.Create(),
     LifecycleCommands.Alias(),
     LifecycleCommands.Retire(),
     LifecycleCommands.Delete(),

@@ -1,0 +1,154 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net.Http.Json;
+using Microsoft.Extensions.Caching.Memory;
+using Serverless.Cli.Cluster;
+using Serverless.Cli.Publishing;
+using Serverless.Core.Protocol;
+using Serverless.Core.Registry;
+using Serverless.Core.Storage;
+using Serverless.Core.Tenancy;
+
+namespace Serverless.Cli.Bench;
+
+/// <summary>
+/// The cluster a bench runs against: the one <c>up</c> started (found in local.json), or one the bench
+/// starts itself in a temporary state folder and stops at the end. The bench works as tenant
+/// <see cref="Tenant"/>, created with a quota high enough not to throttle the measurement, and publishes
+/// through the blob drop like a user.
+/// </summary>
+internal sealed class BenchCluster : IAsyncDisposable
+{
+    public const string Tenant = "bench";
+    private const int TenantRequestsPerSecond = 1_000_000;
+    private readonly LocalCluster? _owned;
+    private readonly string? _ownedPath;
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions());
+
+    private BenchCluster(LocalClusterState state, LocalCluster? owned, string? ownedPath, string logsPath, string description)
+    {
+        State = state;
+        _owned = owned;
+        _ownedPath = ownedPath;
+        LogsPath = logsPath;
+        Description = description;
+        Storage = LocalCluster.CreateStorage(state.Storage);
+        Publisher = new DropPublisher(Storage, new ModelRegistry(Storage, _cache));
+    }
+
+    public LocalClusterState State { get; }
+
+    public Uri RouterUrl => new(State.RouterUrl);
+
+    public string ApiKey { get; private set; } = "";
+
+    /// <summary>True when the bench started this cluster (and may choose its settings).</summary>
+    public bool Owned => _owned is not null;
+
+    public string LogsPath { get; }
+
+    public string Description { get; }
+
+    public StorageClients Storage { get; }
+
+    public DropPublisher Publisher { get; }
+
+    /// <summary>The running cluster when <paramref name="reuse"/> and local.json names a live one; else a new one.</summary>
+    public static async Task<BenchCluster> OpenAsync(bool reuse, int shards, long cacheBytes, Action<string> log, CancellationToken cancellationToken)
+    {
+        BenchCluster cluster;
+        var directory = StateDirectory.Default();
+        if (reuse && directory.Read() is { } running && !string.IsNullOrEmpty(running.RouterUrl) && LocalCluster.IsRunning(running))
+        {
+            cluster = new BenchCluster(running, null, null, directory.LogsPath, $"the running cluster of {directory.StateFile} ({running.Shards.Count} shard(s), their own cache budget)");
+        }
+        else
+        {
+            var path = Path.Combine(Path.GetTempPath(), "serverless-bench-" + Guid.NewGuid().ToString("N")[..8]);
+            var local = new LocalCluster(new StateDirectory(path), log);
+            var options = new LocalClusterOptions { Shards = shards, RouterPort = 0, PersistStorage = false, CreateDemo = true, ShardCacheBytes = cacheBytes };
+            var state = await local.StartAsync(options, cancellationToken).ConfigureAwait(false);
+            cluster = new BenchCluster(state, local, path, Path.Combine(path, "logs"),
+                string.Create(CultureInfo.InvariantCulture, $"started by the bench: {shards} shard(s), cache budget {cacheBytes / (1024.0 * 1024):0.#} MiB per shard, Azurite in memory"));
+        }
+
+        try
+        {
+            var tenants = new TenantStore(cluster.Storage, cluster._cache);
+            cluster.ApiKey = await tenants.AddKeyAsync(Tenant, null, TenantRequestsPerSecond, cancellationToken).ConfigureAwait(false);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Publishes version 1 of each model through the drop, <paramref name="parallelism"/> at a time; throws on a rejection.</summary>
+    public async Task PublishAsync(IReadOnlyList<string> models, Func<int, byte[]> content, int parallelism, Action<string> log, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        var done = 0;
+        var errors = new ConcurrentQueue<string>();
+        var lastReport = DateTime.UtcNow;
+        await Parallel.ForEachAsync(Enumerable.Range(0, models.Count), new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken }, async (i, ct) =>
+        {
+            var outcome = await Publisher.PublishAsync(Tenant, models[i], "1", content(i), TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
+            if (outcome.State != ModelStates.Ready)
+            {
+                errors.Enqueue($"{models[i]}: {outcome.State} {outcome.Error}");
+            }
+
+            var n = Interlocked.Increment(ref done);
+            if (DateTime.UtcNow - lastReport > TimeSpan.FromSeconds(10))
+            {
+                lastReport = DateTime.UtcNow;
+                log($"  published {n}/{models.Count}");
+            }
+        }).ConfigureAwait(false);
+        if (!errors.IsEmpty)
+        {
+            throw new InvalidOperationException($"{errors.Count} publish(es) failed, e.g. {errors.First()}");
+        }
+    }
+
+    /// <summary>The first replica's base URL of a model, from the router's direct-mode placement answer.</summary>
+    public async Task<Uri> ShardUrlAsync(HttpClient http, string model, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(RouterUrl, $"/v2/models/{model}/placement"));
+        request.Headers.TryAddWithoutValidation("x-api-key", ApiKey);
+        using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        var placement = await response.Content.ReadFromJsonAsync(CoreJsonContext.Default.PlacementResponse, cancellationToken).ConfigureAwait(false);
+        if (placement is null || placement.Replicas.Count == 0)
+        {
+            throw new InvalidOperationException($"the router gave no replica for '{model}'");
+        }
+
+        return new Uri(placement.Replicas[0].Url);
+    }
+
+    /// <summary>The infer URL of a model through the router.</summary>
+    public Uri RouterInferUri(string model) => new(RouterUrl, $"/v2/models/{model}/versions/1/infer");
+
+    public async ValueTask DisposeAsync()
+    {
+        _cache.Dispose();
+        if (_owned is not null)
+        {
+            await _owned.StopAsync(State).ConfigureAwait(false);
+            try
+            {
+                Directory.Delete(_ownedPath!, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+using System.Globalization;
+
+namespace Serverless.Cli.Bench;
+
+/// <summary>
+/// The targets of issue 5, checked against one run's results. p50s of the floors and of shard/router are
+/// those of the closed-loop phases (the same connections, so the same queueing in each); the p99/p50
+/// target is the router's open loop at half its maximum.
+/// </summary>
+internal static class TargetCheck
+{
+    public const double TwoGiB = 2.0 * 1024 * 1024 * 1024;
+    public const int DensityTarget = 20_000;
+
+    public static IReadOnlyList<TargetVerdict> Evaluate(IReadOnlyList<ScenarioResult> results)
+    {
+        ScenarioResult? Find(string id) => results.FirstOrDefault(r => r.Id == id);
+        var ort = Find("floor-ort");
+        var oneHop = Find("floor-http-1hop");
+        var twoHop = Find("floor-http-2hop");
+        var shard = Find("shard-closed");
+        var router = Find("router-closed");
+        var routerOpen = Find("router-open");
+        var cold = Find("cold");
+        var density = Find("density");
+        var verdicts = new List<TargetVerdict>();
+
+        verdicts.Add(shard is null || oneHop is null || ort is null
+            ? Missing("shard direct p50 ≤ 1.5 × (one-hop floor p50 + ORT floor p50)")
+            : AtMost("shard direct p50 ≤ 1.5 × (one-hop floor p50 + ORT floor p50)", shard.P50Ms, 1.5 * (oneHop.P50Ms + ort.P50Ms), "ms"));
+        verdicts.Add(router is null || twoHop is null || ort is null
+            ? Missing("router p50 ≤ 1.5 × (two-hop floor p50 + ORT floor p50)")
+            : AtMost("router p50 ≤ 1.5 × (two-hop floor p50 + ORT floor p50)", router.P50Ms, 1.5 * (twoHop.P50Ms + ort.P50Ms), "ms"));
+        verdicts.Add(router is null || twoHop is null
+            ? Missing("router max throughput ≥ 50% of the two-hop floor's")
+            : AtLeast("router max throughput ≥ 50% of the two-hop floor's", router.Throughput, 0.5 * twoHop.Throughput, "req/s"));
+        verdicts.Add(routerOpen is null
+            ? Missing("router p99 at half its max rate ≤ 3 × p50")
+            : AtMost("router p99 at half its max rate ≤ 3 × p50", routerOpen.P99Ms, 3 * routerOpen.P50Ms, "ms"));
+        verdicts.Add(cold is null
+            ? Missing("cold load of a 1 MB model from Blob: p50 ≤ 25 ms")
+            : AtMost("cold load of a 1 MB model from Blob: p50 ≤ 25 ms (first request via router)", cold.P50Ms, 25, "ms"));
+        if (density is not null && density.Metrics.TryGetValue("bytes_per_model", out var perModel) && perModel > 0)
+        {
+            var baseline = density.Metrics["rss_before_bytes"];
+            var capacity = (TwoGiB - baseline) / perModel;
+            verdicts.Add(new TargetVerdict(
+                "≥ 20,000 tiny models resident in one shard within 2 GiB (extrapolated)",
+                string.Create(CultureInfo.InvariantCulture, $"{capacity:N0} models ({perModel / 1024:0.0} KiB each over a {baseline / (1024 * 1024):0} MiB baseline, from {density.Metrics["models"]:N0})"),
+                "20,000",
+                capacity >= DensityTarget,
+                capacity / DensityTarget));
+        }
+        else
+        {
+            verdicts.Add(Missing("≥ 20,000 tiny models resident in one shard within 2 GiB"));
+        }
+
+        return verdicts;
+    }
+
+    private static TargetVerdict Missing(string target) => new(target, "not measured", "", null, null);
+
+    private static TargetVerdict AtMost(string target, double measured, double limit, string unit) =>
+        new(target, Format(measured, unit), Format(limit, unit), measured <= limit, limit > 0 ? measured / limit : null);
+
+    private static TargetVerdict AtLeast(string target, double measured, double limit, string unit) =>
+        new(target, Format(measured, unit), Format(limit, unit), measured >= limit, limit > 0 ? measured / limit : null);
+
+    private static string Format(double value, string unit) =>
+        unit == "ms" ? value.ToString("0.000", CultureInfo.InvariantCulture) + " ms" : value.ToString("N0", CultureInfo.InvariantCulture) + " " + unit;
+}

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Serverless.Core.Placement;
 using Serverless.Core.Publishing;
 using Serverless.Core.Registry;
@@ -46,6 +47,7 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton<HotModelTracker>();
         services.TryAddSingleton<ShardReadiness>();
         services.AddOptions<ScalingOptions>().Bind(configuration.GetSection(ScalingOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddServerlessInternalKey(configuration, "shard");
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));
         services.AddHostedService<ShardHeartbeatService>();
         services.AddHostedService<ModelAutoscaler>();
@@ -62,6 +64,7 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton<RetryBudget>();
         services.TryAddSingleton<TenantRateLimiter>();
         services.TryAddSingleton<RouterService>();
+        services.AddServerlessInternalKey(configuration, "router");
         var connectTimeout = configuration.GetSection(RouterOptions.SectionName).GetValue(nameof(RouterOptions.ConnectTimeoutSeconds), 2);
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(connectTimeout));
         return services;
@@ -74,7 +77,24 @@ public static class ServerlessServiceCollectionExtensions
         services.AddOptions<PublisherOptions>().Bind(configuration.GetSection(PublisherOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<OrtRuntime>();
         services.TryAddSingleton<ModelPublisher>();
+        services.AddServerlessInternalKey(configuration, "publisher");
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));
+        return services;
+    }
+
+    /// <summary>
+    /// The internal key (section <c>Internal</c>) every caller of shards sends and every shard checks; the
+    /// apps also log a warning at start when it is not set. <paramref name="app"/>: <c>shard</c>, <c>router</c>,
+    /// <c>publisher</c>, or null for a tool (no start-up check).
+    /// </summary>
+    public static IServiceCollection AddServerlessInternalKey(this IServiceCollection services, IConfiguration configuration, string? app)
+    {
+        services.AddOptions<InternalKeyOptions>().Bind(configuration.GetSection(InternalKeyOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        if (app is not null)
+        {
+            services.AddSingleton<IHostedService>(sp => ActivatorUtilities.CreateInstance<InternalKeyStartupCheck>(sp, app));
+        }
+
         return services;
     }
 

@@ -21,6 +21,9 @@ public sealed class ModelManifest
     /// <summary>The largest batch (first dimension) the model accepts; used by dynamic batching.</summary>
     public int? MaxBatch { get; set; }
 
+    /// <summary>Dynamic batching: <c>{"maxQueueDelayUs": 500, "preferredBatchSize": 8}</c>.</summary>
+    public ManifestBatching? DynamicBatching { get; set; }
+
     /// <summary>Per-input notes: <c>{"x": {"description": "…"}}</c>.</summary>
     public Dictionary<string, ManifestInput>? Inputs { get; set; }
 }

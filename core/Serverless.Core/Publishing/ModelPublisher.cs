@@ -141,6 +141,8 @@ public sealed partial class ModelPublisher
             Description = manifest?.Description ?? "",
             Labels = manifest?.Labels is { } labels ? JsonSerializer.Serialize(labels, ManifestJsonContext.Default.DictionaryStringString) : "",
             MaxBatch = manifest?.MaxBatch ?? 0,
+            BatchMaxQueueDelayUs = manifest?.DynamicBatching?.MaxQueueDelayUs ?? 0,
+            BatchPreferredSize = manifest?.DynamicBatching?.PreferredBatchSize ?? 0,
         };
         await _registry.UpsertAsync(row, cancellationToken).ConfigureAwait(false);
         LogPublished(tenant, model, version, bytes.LongLength, sha);

@@ -58,6 +58,12 @@ public sealed class ModelVersionEntity : ITableEntity
     /// <summary>From model.json: the largest batch; 0 when not given.</summary>
     public int MaxBatch { get; set; }
 
+    /// <summary>From model.json: dynamic batching's window in microseconds; 0 = no batching.</summary>
+    public int BatchMaxQueueDelayUs { get; set; }
+
+    /// <summary>From model.json: the rows at which a batch runs without waiting for the window to close.</summary>
+    public int BatchPreferredSize { get; set; }
+
     /// <summary>
     /// SHA-256 of the last file dropped for this version when it was refused without replacing the row
     /// (different bytes for a Ready version), so the one who dropped it can see why.

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Serverless.Core.Placement;
 using Serverless.Core.Registry;
 using Serverless.Core.Tenancy;
@@ -16,9 +17,11 @@ public sealed partial class ReplicaWarmer
     private readonly TenantStore _tenants;
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly ILogger<ReplicaWarmer> _logger;
+    private readonly InternalKeyOptions _internalKey;
 
-    public ReplicaWarmer(ReplicaResolver replicas, TenantStore tenants, IHttpClientFactory httpClientFactory, ILogger<ReplicaWarmer> logger)
+    public ReplicaWarmer(ReplicaResolver replicas, TenantStore tenants, IHttpClientFactory httpClientFactory, IOptions<InternalKeyOptions> internalKey, ILogger<ReplicaWarmer> logger)
     {
+        _internalKey = internalKey.Value;
         _replicas = replicas;
         _tenants = tenants;
         _httpClientFactory = httpClientFactory;
@@ -39,6 +42,10 @@ public sealed partial class ReplicaWarmer
             {
                 using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(shard.BaseUrl, $"v2/repository/models/{version.Model}/versions/{version.Version}/load"));
                 request.Headers.TryAddWithoutValidation(ShardHeaders.Tenant, version.Tenant);
+                if (_internalKey.IsConfigured)
+                {
+                    request.Headers.TryAddWithoutValidation(ShardHeaders.InternalKey, _internalKey.ShardKey);
+                }
                 using var response = await client.SendAsync(request, timeout.Token).ConfigureAwait(false);
                 return response.IsSuccessStatusCode
                     ? $"{shard.Id}: loaded ({(response.Headers.TryGetValues(ShardHeaders.Cache, out var cache) ? cache.FirstOrDefault() : "?")})"

@@ -20,6 +20,13 @@ public sealed class RouterOptions
     [Range(1, 600)]
     public int ForwardTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// The deadline of one inference request at the router: resolving the model, forwarding and every retry
+    /// together; past it the answer is 504. A client may lower it for its request with <c>x-request-timeout-ms</c>.
+    /// </summary>
+    [Range(1, 600)]
+    public int RequestTimeoutSeconds { get; set; } = 30;
+
     /// <summary>How long a connection attempt to a shard may take.</summary>
     [Range(1, 60)]
     public int ConnectTimeoutSeconds { get; set; } = 2;

@@ -27,10 +27,12 @@ public sealed partial class RouterService
     private readonly TenantRateLimiter _rateLimiter;
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly RouterOptions _options;
+    private readonly InternalKeyOptions _internalKey;
     private readonly ILogger<RouterService> _logger;
 
-    public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, ReplicaSelector selector, RetryBudget retryBudget, TenantRateLimiter rateLimiter, IHttpClientFactory httpClientFactory, IOptions<RouterOptions> options, ILogger<RouterService> logger)
+    public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, ReplicaSelector selector, RetryBudget retryBudget, TenantRateLimiter rateLimiter, IHttpClientFactory httpClientFactory, IOptions<RouterOptions> options, IOptions<InternalKeyOptions> internalKey, ILogger<RouterService> logger)
     {
+        _internalKey = internalKey.Value;
         _tenants = tenants;
         _catalog = catalog;
         _replicas = replicas;
@@ -78,8 +80,63 @@ public sealed partial class RouterService
         }
     }
 
-    /// <summary>Forwards an inference request to one of the model's replicas.</summary>
-    public async Task<RoutedResponse> InferAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    /// <summary>The router's deadline for one inference request (<see cref="RouterOptions.RequestTimeoutSeconds"/>).</summary>
+    public TimeSpan RequestTimeout => TimeSpan.FromSeconds(_options.RequestTimeoutSeconds);
+
+    /// <summary>
+    /// Reads the optional <c>x-request-timeout-ms</c> header: null when absent; a deadline clamped to
+    /// [1 ms, <paramref name="maximum"/>] when it is an integer; false (with the message for a 400) otherwise.
+    /// A client can only lower the router's deadline, never raise it.
+    /// </summary>
+    public static bool TryParseRequestTimeout(string? header, TimeSpan maximum, out TimeSpan? timeout, out string? error)
+    {
+        timeout = null;
+        error = null;
+        if (string.IsNullOrWhiteSpace(header))
+        {
+            return true;
+        }
+
+        if (!long.TryParse(header.Trim(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var milliseconds))
+        {
+            error = $"header '{ShardHeaders.RequestTimeout}' must be a whole number of milliseconds (the request deadline); got '{(header.Length > 40 ? header[..40] + "…" : header)}'";
+            return false;
+        }
+
+        timeout = TimeSpan.FromMilliseconds(Math.Clamp(milliseconds, 1, (long)maximum.TotalMilliseconds));
+        return true;
+    }
+
+    /// <summary>The 504 answer of a request whose deadline passed before a replica answered.</summary>
+    public static RoutedResponse DeadlineExceeded(TimeSpan deadline, string model, string? version) =>
+        new(504, JsonBodies.Error($"request deadline of {(long)deadline.TotalMilliseconds} ms exceeded before model '{model}' answered (the router's Router__RequestTimeoutSeconds, or lower with header '{ShardHeaders.RequestTimeout}')"), version);
+
+    /// <summary>Forwards an inference request to one of the model's replicas, within the router's deadline.</summary>
+    public Task<RoutedResponse> InferAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
+        InferAsync(tenant, model, version, body, null, cancellationToken);
+
+    /// <summary>
+    /// Forwards an inference request to one of the model's replicas. The deadline (the router's, or
+    /// <paramref name="requestedTimeout"/> when lower) covers resolving, forwarding and every retry; past it
+    /// the answer is 504.
+    /// </summary>
+    public async Task<RoutedResponse> InferAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, TimeSpan? requestedTimeout, CancellationToken cancellationToken)
+    {
+        var deadline = requestedTimeout is { } requested && requested < RequestTimeout ? requested : RequestTimeout;
+        using var deadlineSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadlineSource.CancelAfter(deadline);
+        try
+        {
+            return await InferWithinAsync(tenant, model, version, body, deadlineSource.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadlineSource.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            LogDeadlineExceeded(model, (long)deadline.TotalMilliseconds);
+            return DeadlineExceeded(deadline, model, version);
+        }
+    }
+
+    private async Task<RoutedResponse> InferWithinAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         if (_rateLimiter.TryAcquire(tenant) is { } retryAfter)
         {
@@ -120,6 +177,8 @@ public sealed partial class RouterService
                 return response;
             }
 
+            // A failure caused by the deadline itself is the deadline's answer (504), not the replica's.
+            cancellationToken.ThrowIfCancellationRequested();
             lastFailure = failure;
             LogReplicaFailed(shard.Id, model, failure ?? "");
             if (!reachedShard)
@@ -146,6 +205,11 @@ public sealed partial class RouterService
         var client = _httpClientFactory.CreateClient(ShardClient.HttpClientName);
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(shard.BaseUrl, $"v2/models/{model}/versions/{version}/infer"));
         request.Headers.TryAddWithoutValidation(ShardHeaders.Tenant, tenant);
+        if (_internalKey.IsConfigured)
+        {
+            request.Headers.TryAddWithoutValidation(ShardHeaders.InternalKey, _internalKey.ShardKey);
+        }
+
         request.Content = new ReadOnlyMemoryContent(body);
         request.Content.Headers.ContentType = JsonContentType;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -183,6 +247,9 @@ public sealed partial class RouterService
         response.Headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
 
     private static RoutedResponse ToRouted(ScoringResult result) => new(result.StatusCode, result.Body, result.ModelVersion);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Request for model {Model} passed its deadline of {DeadlineMs} ms; answered 504")]
+    private partial void LogDeadlineExceeded(string model, long deadlineMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ShardId} failed for model {Model}: {Failure}; trying the next")]
     private partial void LogReplicaFailed(string shardId, string model, string failure);

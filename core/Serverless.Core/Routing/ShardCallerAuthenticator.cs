@@ -1,25 +1,43 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
 using Serverless.Core.Tenancy;
 
 namespace Serverless.Core.Routing;
 
 /// <summary>
-/// Who a shard is serving: a client in direct mode presents its own API key (checked like the router
-/// does); the router passes the tenant it already authenticated in <see cref="ShardHeaders.Tenant"/>.
-/// (Restricting that header to the router's own calls is the internal key of the security work.)
+/// Who a shard is serving. The router (and the publisher and CLI, warming models) names the tenant it
+/// already authenticated in <see cref="ShardHeaders.Tenant"/>, which is trusted only together with the
+/// internal key (<see cref="ShardHeaders.InternalKey"/>, compared in constant time). Any other caller (a
+/// client in direct mode) presents its own API key, checked as the router does. With no internal key
+/// configured the tenant header is trusted as it is (local development only; a warning is logged at start).
 /// </summary>
 public sealed class ShardCallerAuthenticator
 {
     private readonly TenantStore _tenants;
+    private readonly InternalKeyOptions _internalKey;
 
-    public ShardCallerAuthenticator(TenantStore tenants)
+    public ShardCallerAuthenticator(TenantStore tenants, IOptions<InternalKeyOptions> internalKey)
     {
         _tenants = tenants;
+        _internalKey = internalKey.Value;
     }
 
     public const string MissingMessage = "missing credentials: send an API key ('Authorization: Bearer <key>' or 'x-api-key'), or call through the router";
 
+    /// <summary>The tenant of a request to a shard, or null when the caller is not known (401).</summary>
+    public ValueTask<string?> ResolveTenantAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return ResolveTenantAsync(
+            request.Headers[ShardHeaders.Tenant].ToString(),
+            request.Headers[ShardHeaders.InternalKey].ToString(),
+            request.Headers.Authorization.ToString(),
+            request.Headers[ShardHeaders.ApiKey].ToString(),
+            cancellationToken);
+    }
+
     /// <summary>The tenant's name, or null when the caller is not known (401).</summary>
-    public async ValueTask<string?> ResolveTenantAsync(string? tenantHeader, string? authorization, string? apiKey, CancellationToken cancellationToken)
+    public async ValueTask<string?> ResolveTenantAsync(string? tenantHeader, string? internalKey, string? authorization, string? apiKey, CancellationToken cancellationToken)
     {
         var key = ApiKeyHeader.Read(authorization, apiKey);
         if (key is not null)
@@ -27,6 +45,12 @@ public sealed class ShardCallerAuthenticator
             return (await _tenants.AuthenticateAsync(key, cancellationToken).ConfigureAwait(false))?.Name;
         }
 
-        return string.IsNullOrEmpty(tenantHeader) ? null : tenantHeader;
+        if (string.IsNullOrEmpty(tenantHeader))
+        {
+            return null;
+        }
+
+        // Without a configured key the header is trusted as before (a warning was logged at start).
+        return !_internalKey.IsConfigured || _internalKey.Matches(internalKey) ? tenantHeader : null;
     }
 }

@@ -6,6 +6,12 @@ public static class ShardHeaders
     /// <summary>Router → shard: the authenticated tenant.</summary>
     public const string Tenant = "x-serverless-tenant";
 
+    /// <summary>Router (publisher, CLI) → shard: the internal key (<see cref="InternalKeyOptions"/>) without which <see cref="Tenant"/> is not trusted.</summary>
+    public const string InternalKey = "x-serverless-internal-key";
+
+    /// <summary>Client → router: a deadline (milliseconds) lower than the router's own for this request.</summary>
+    public const string RequestTimeout = "x-request-timeout-ms";
+
     /// <summary>Answer: the version that served the request.</summary>
     public const string ModelVersion = "x-model-version";
 

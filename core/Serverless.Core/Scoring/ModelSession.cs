@@ -13,6 +13,7 @@ public sealed class ModelSession
 {
     private readonly InferenceSession _session;
     private int _references = 1;
+    private DynamicBatcher? _batcher;
 
     public ModelSession(string model, string version, InferenceSession session, long sizeBytes)
     {
@@ -76,7 +77,22 @@ public sealed class ModelSession
     {
         if (Interlocked.Decrement(ref _references) == 0)
         {
+            _batcher?.Complete();
             _session.Dispose();
+        }
+    }
+
+    /// <summary>This session's dynamic batcher, made on first use with the model's settings.</summary>
+    internal DynamicBatcher GetOrCreateBatcher(BatchingSettings settings, TimeProvider time)
+    {
+        if (Volatile.Read(ref _batcher) is { } existing)
+        {
+            return existing;
+        }
+
+        lock (_session)
+        {
+            return _batcher ??= new DynamicBatcher(this, settings, time);
         }
     }
 

@@ -19,15 +19,20 @@ public sealed partial class ScoringService
     private readonly SessionCache _cache;
     private readonly ModelLoader _loader;
     private readonly ModelTraffic _traffic;
+    private readonly TimeProvider _time;
+
+    /// <summary>The most rows one dynamic batch stacks when the model sets no maxBatch.</summary>
+    public const int MaxBatchRows = 1024;
     private readonly ILogger<ScoringService> _logger;
     private readonly Histogram<double> _latency;
 
-    public ScoringService(ModelCatalog catalog, SessionCache cache, ModelLoader loader, ModelTraffic traffic, ILogger<ScoringService> logger, IMeterFactory meterFactory)
+    public ScoringService(ModelCatalog catalog, SessionCache cache, ModelLoader loader, ModelTraffic traffic, TimeProvider time, ILogger<ScoringService> logger, IMeterFactory meterFactory)
     {
         _catalog = catalog;
         _cache = cache;
         _loader = loader;
         _traffic = traffic;
+        _time = time;
         _logger = logger;
         _latency = meterFactory.Create("Serverless.Shard").CreateHistogram<double>("serverless.infer.duration", "ms");
     }
@@ -44,6 +49,13 @@ public sealed partial class ScoringService
             using var lease = await _cache.AcquireAsync(CacheKey(entry), ct => _loader.LoadAsync(entry, ct), cancellationToken).ConfigureAwait(false);
             var session = lease.Session;
             var outputNames = TensorCodec.SelectOutputs(session, request);
+            if (entry.BatchMaxQueueDelayUs > 0 && DynamicBatcher.CanBatch(session))
+            {
+                var settings = new BatchingSettings(TimeSpan.FromMicroseconds(entry.BatchMaxQueueDelayUs), Math.Max(1, entry.BatchPreferredSize), entry.MaxBatch > 0 ? entry.MaxBatch : MaxBatchRows);
+                var answer = await session.GetOrCreateBatcher(settings, _time).RunAsync(request, outputNames, model, entry.Version, cancellationToken).ConfigureAwait(false);
+                return new ScoringResult(200, answer, entry.Version, lease.CacheHit) { LoadSource = lease.CacheHit ? null : session.LoadSource };
+            }
+
             var inputs = TensorCodec.CreateInputs(session, request, out var inputNames);
             try
             {

@@ -55,6 +55,26 @@ public static class TensorCodec
         }
     }
 
+    /// <summary>Checks the request's inputs against the model's (names, datatypes, shapes) without creating values.</summary>
+    public static void Validate(ModelSession session, InferenceRequest request)
+    {
+        var modelInputs = session.Inputs;
+        foreach (var given in request.Inputs)
+        {
+            if (Find(modelInputs, given.Name) is null)
+            {
+                throw new ScoringException($"model '{session.Model}' has no input '{given.Name}'; its inputs are: {Names(modelInputs)}");
+            }
+        }
+
+        foreach (var expected in modelInputs)
+        {
+            var given = Find(request.Inputs, expected.Name)
+                ?? throw new ScoringException($"input '{expected.Name}' is missing; model '{session.Model}' needs: {Names(modelInputs)}");
+            Check(expected, given);
+        }
+    }
+
     /// <summary>The output names to run: the request's <c>outputs</c> filter, checked, or all of them.</summary>
     public static string[] SelectOutputs(ModelSession session, InferenceRequest request)
     {
@@ -79,7 +99,15 @@ public static class TensorCodec
     }
 
     /// <summary>Writes the v2 answer for the outputs of one run.</summary>
-    public static void WriteResponse(IBufferWriter<byte> buffer, string model, string version, string? id, string[] outputNames, IReadOnlyList<OrtValue> outputs)
+    public static void WriteResponse(IBufferWriter<byte> buffer, string model, string version, string? id, string[] outputNames, IReadOnlyList<OrtValue> outputs) =>
+        WriteResponse(buffer, model, version, id, outputNames, outputs, rowStart: 0, rowCount: -1);
+
+    /// <summary>
+    /// Writes the v2 answer for some rows (first dimension) of the outputs of a batched run: the answer of
+    /// one request of the batch, straight from the batch's output spans, with no copy.
+    /// <paramref name="rowCount"/> -1 means all rows.
+    /// </summary>
+    public static void WriteResponse(IBufferWriter<byte> buffer, string model, string version, string? id, IReadOnlyList<string> outputNames, IReadOnlyList<OrtValue> outputs, long rowStart, long rowCount)
     {
         using var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         writer.WriteStartObject();
@@ -93,7 +121,7 @@ public static class TensorCodec
         writer.WriteStartArray("outputs"u8);
         for (var i = 0; i < outputs.Count; i++)
         {
-            WriteOutput(writer, outputNames[i], outputs[i]);
+            WriteOutput(writer, outputNames[i], outputs[i], rowStart, rowCount);
         }
 
         writer.WriteEndArray();
@@ -165,7 +193,7 @@ public static class TensorCodec
         }
     }
 
-    private static void WriteOutput(Utf8JsonWriter writer, string name, OrtValue value)
+    private static void WriteOutput(Utf8JsonWriter writer, string name, OrtValue value, long rowStart, long rowCount)
     {
         if (value.OnnxType == OnnxValueType.ONNX_TYPE_SEQUENCE)
         {
@@ -185,55 +213,68 @@ public static class TensorCodec
         writer.WriteStartObject();
         writer.WriteString("name"u8, name);
         writer.WriteString("datatype"u8, datatype);
-        writer.WriteStartArray("shape"u8);
-        foreach (var d in info.Shape)
+        var shape = info.Shape;
+        var total = info.ElementCount;
+        long first = 0;
+        long length = total;
+        if (rowCount >= 0)
         {
-            writer.WriteNumberValue(d);
+            // One request's rows of a batched output: dimension 0 is the batch.
+            var perRow = shape.Length == 0 || shape[0] == 0 ? 0 : total / shape[0];
+            first = rowStart * perRow;
+            length = rowCount * perRow;
+        }
+
+        writer.WriteStartArray("shape"u8);
+        for (var d = 0; d < shape.Length; d++)
+        {
+            writer.WriteNumberValue(d == 0 && rowCount >= 0 ? rowCount : shape[d]);
         }
 
         writer.WriteEndArray();
         writer.WriteStartArray("data"u8);
+        var start = (int)first;
+        var count = (int)length;
         switch (type)
         {
             case TensorElementType.Float:
-                foreach (var v in value.GetTensorDataAsSpan<float>()) WriteDouble(writer, v, isSingle: true);
+                foreach (var v in value.GetTensorDataAsSpan<float>().Slice(start, count)) WriteDouble(writer, v, isSingle: true);
                 break;
             case TensorElementType.Double:
-                foreach (var v in value.GetTensorDataAsSpan<double>()) WriteDouble(writer, v, isSingle: false);
+                foreach (var v in value.GetTensorDataAsSpan<double>().Slice(start, count)) WriteDouble(writer, v, isSingle: false);
                 break;
             case TensorElementType.Float16:
-                foreach (var v in value.GetTensorDataAsSpan<Float16>()) WriteDouble(writer, (float)BitConverter.UInt16BitsToHalf(v.value), isSingle: true);
+                foreach (var v in value.GetTensorDataAsSpan<Float16>().Slice(start, count)) WriteDouble(writer, (float)BitConverter.UInt16BitsToHalf(v.value), isSingle: true);
                 break;
             case TensorElementType.Int64:
-                foreach (var v in value.GetTensorDataAsSpan<long>()) writer.WriteNumberValue(v);
+                foreach (var v in value.GetTensorDataAsSpan<long>().Slice(start, count)) writer.WriteNumberValue(v);
                 break;
             case TensorElementType.Int32:
-                foreach (var v in value.GetTensorDataAsSpan<int>()) writer.WriteNumberValue(v);
+                foreach (var v in value.GetTensorDataAsSpan<int>().Slice(start, count)) writer.WriteNumberValue(v);
                 break;
             case TensorElementType.Int16:
-                foreach (var v in value.GetTensorDataAsSpan<short>()) writer.WriteNumberValue(v);
+                foreach (var v in value.GetTensorDataAsSpan<short>().Slice(start, count)) writer.WriteNumberValue(v);
                 break;
             case TensorElementType.Int8:
-                foreach (var v in value.GetTensorDataAsSpan<sbyte>()) writer.WriteNumberValue(v);
+                foreach (var v in value.GetTensorDataAsSpan<sbyte>().Slice(start, count)) writer.WriteNumberValue(v);
                 break;
             case TensorElementType.UInt64:
-                foreach (var v in value.GetTensorDataAsSpan<ulong>()) writer.WriteNumberValue(v);
+                foreach (var v in value.GetTensorDataAsSpan<ulong>().Slice(start, count)) writer.WriteNumberValue(v);
                 break;
             case TensorElementType.UInt32:
-                foreach (var v in value.GetTensorDataAsSpan<uint>()) writer.WriteNumberValue(v);
+                foreach (var v in value.GetTensorDataAsSpan<uint>().Slice(start, count)) writer.WriteNumberValue(v);
                 break;
             case TensorElementType.UInt16:
-                foreach (var v in value.GetTensorDataAsSpan<ushort>()) writer.WriteNumberValue(v);
+                foreach (var v in value.GetTensorDataAsSpan<ushort>().Slice(start, count)) writer.WriteNumberValue(v);
                 break;
             case TensorElementType.UInt8:
-                foreach (var v in value.GetTensorDataAsSpan<byte>()) writer.WriteNumberValue(v);
+                foreach (var v in value.GetTensorDataAsSpan<byte>().Slice(start, count)) writer.WriteNumberValue(v);
                 break;
             case TensorElementType.Bool:
-                foreach (var v in value.GetTensorDataAsSpan<bool>()) writer.WriteBooleanValue(v);
+                foreach (var v in value.GetTensorDataAsSpan<bool>().Slice(start, count)) writer.WriteBooleanValue(v);
                 break;
             case TensorElementType.String:
-                var count = info.ElementCount;
-                for (var i = 0; i < count; i++)
+                for (var i = start; i < start + count; i++)
                 {
                     writer.WriteStringValue(value.GetStringElement(i));
                 }

@@ -1,0 +1,8 @@
+namespace Serverless.Core.Scoring;
+
+/// <summary>
+/// A model's dynamic batching (from its model.json): requests arriving within
+/// <see cref="MaxQueueDelay"/> of the first are run together, up to <see cref="PreferredBatchSize"/>
+/// rows (flushed at once when reached) and never more than <see cref="MaxBatchSize"/> rows.
+/// </summary>
+public sealed record BatchingSettings(TimeSpan MaxQueueDelay, int PreferredBatchSize, int MaxBatchSize);

@@ -62,6 +62,14 @@ param gpuProfileType string = 'Consumption-GPU-NC8as-T4'
 @description('Image of the GPU container app: a placeholder until azd deploys it (azd keeps SERVICE_GPU_IMAGE_NAME).')
 param gpuImage string = 'mcr.microsoft.com/dotnet/aspnet:10.0'
 
+@secure()
+@description('Internal key (Internal__ShardKey) the router, the publisher and the CLI send to the shards, which trust the tenant header only with it. Default: a new random value at each provision (every app gets the new one in the same deployment), which also rotates it.')
+param internalShardKey string = newGuid()
+
+@secure()
+@description('Admin key of the router\'s /dashboard (Router__AdminKey), given as ?key= or header x-admin-key. Default: a new random value at each provision; set it (azd env set) to keep one.')
+param routerAdminKey string = newGuid()
+
 @description('The [Function] name of the publisher\'s blob-triggered function.')
 param publisherFunctionName string = 'PublishModel'
 
@@ -125,6 +133,7 @@ module shards 'app/shards.bicep' = {
     alwaysReady: alwaysReady
     maximumElasticWorkerCount: maximumElasticWorkerCount
     cacheBytes: shardCacheBytes
+    internalShardKey: internalShardKey
     storageAccountName: storage.outputs.name
     blobEndpoint: storage.outputs.blobEndpoint
     tableEndpoint: storage.outputs.tableEndpoint
@@ -143,6 +152,8 @@ module router 'app/router.bicep' = {
     premiumSku: premiumSku
     alwaysReady: alwaysReady
     maximumElasticWorkerCount: maximumElasticWorkerCount
+    internalShardKey: internalShardKey
+    adminKey: routerAdminKey
     storageAccountName: storage.outputs.name
     blobEndpoint: storage.outputs.blobEndpoint
     tableEndpoint: storage.outputs.tableEndpoint
@@ -159,6 +170,7 @@ module publisher 'app/publisher.bicep' = {
     location: location
     tags: tags
     planId: router.outputs.planId
+    internalShardKey: internalShardKey
     storageAccountName: storage.outputs.name
     blobEndpoint: storage.outputs.blobEndpoint
     tableEndpoint: storage.outputs.tableEndpoint
@@ -182,6 +194,7 @@ module gpu 'app/gpu.bicep' = {
     tags: tags
     gpuProfileType: gpuProfileType
     image: gpuImage
+    internalShardKey: internalShardKey
     logAnalyticsWorkspaceName: monitoring.outputs.logAnalyticsWorkspaceName
     blobEndpoint: storage.outputs.blobEndpoint
     tableEndpoint: storage.outputs.tableEndpoint

@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace Serverless.LocalHost;
+namespace Serverless.Functions.AspNetCore;
 
 /// <summary>
 /// Fires a blob-triggered function for each new or changed blob matching its path, as the Functions

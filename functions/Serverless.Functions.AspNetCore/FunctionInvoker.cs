@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Mvc.Abstractions;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Serverless.LocalHost;
+namespace Serverless.Functions.AspNetCore;
 
 /// <summary>
 /// Calls a function method as the Functions worker does: the class built from DI for each invocation,

@@ -1,7 +1,7 @@
 using System.Reflection;
 using Microsoft.Azure.Functions.Worker;
 
-namespace Serverless.LocalHost;
+namespace Serverless.Functions.AspNetCore;
 
 /// <summary>A <c>[Function]</c> method found in a function app's assembly, with its trigger attribute.</summary>
 internal sealed record FunctionMethod(string Name, Type Type, MethodInfo Method, ParameterInfo TriggerParameter, Attribute Trigger)

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Serverless.LocalHost;
+namespace Serverless.Functions.AspNetCore;
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(HostStatus))]

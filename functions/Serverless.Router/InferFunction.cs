@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Serverless.Core.Http;
+using Serverless.Core.Observability;
 using Serverless.Core.Protocol;
 using Serverless.Core.Routing;
 using Serverless.Core.Scoring;
@@ -12,10 +14,12 @@ namespace Serverless.Router;
 public sealed class InferFunction
 {
     private readonly RouterService _router;
+    private readonly ServerlessMetrics _metrics;
 
-    public InferFunction(RouterService router)
+    public InferFunction(RouterService router, ServerlessMetrics metrics)
     {
         _router = router;
+        _metrics = metrics;
     }
 
     [Function("Infer")]
@@ -30,20 +34,38 @@ public sealed class InferFunction
 
     private async Task<IActionResult> InferAsync(HttpRequest request, string model, string? version, CancellationToken cancellationToken)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var tenant = await _router.AuthenticateAsync(TenantAuthentication.ApiKey(request), cancellationToken).ConfigureAwait(false);
         if (tenant is null)
         {
             return JsonBytesResult.From(RouterService.Unauthorized());
         }
 
+        if (!RouterService.TryParseRequestTimeout(request.Headers[ShardHeaders.RequestTimeout].ToString(), _router.RequestTimeout, out var timeout, out var timeoutError))
+        {
+            return new JsonBytesResult(400, JsonBodies.Error(timeoutError!));
+        }
+
         try
         {
+            // The web host's own body limit (Kestrel: 30,000,000 bytes by default) becomes ours, so a body under
+            // our limit is read whole and one over it gets our 413.
+            if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } hostLimit)
+            {
+                hostLimit.MaxRequestBodySize = _router.MaxBodyBytes;
+            }
+
             var body = await RequestBody.ReadAsync(request.Body, request.ContentLength, _router.MaxBodyBytes, cancellationToken).ConfigureAwait(false);
-            return JsonBytesResult.From(await _router.InferAsync(tenant, model, version, body, cancellationToken).ConfigureAwait(false));
+            return JsonBytesResult.From(_metrics.Routed(tenant.Name, model, await _router.InferAsync(tenant, model, version, body, timeout, cancellationToken).ConfigureAwait(false), started));
         }
         catch (ScoringException e)
         {
             return new JsonBytesResult(e.StatusCode, JsonBodies.Error(e.Message));
+        }
+        catch (BadHttpRequestException e)
+        {
+            // The web host's own body limit (Kestrel's MaxRequestBodySize) or a broken upload: the host's status (413, 400).
+            return new JsonBytesResult(e.StatusCode, JsonBodies.Error($"request body could not be read: {e.Message}"));
         }
     }
 }

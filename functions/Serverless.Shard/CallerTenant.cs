@@ -7,9 +7,5 @@ namespace Serverless.Shard;
 internal static class CallerTenant
 {
     public static ValueTask<string?> ResolveAsync(ShardCallerAuthenticator authenticator, HttpRequest request, CancellationToken cancellationToken) =>
-        authenticator.ResolveTenantAsync(
-            request.Headers[ShardHeaders.Tenant].ToString(),
-            request.Headers.Authorization.ToString(),
-            request.Headers[ShardHeaders.ApiKey].ToString(),
-            cancellationToken);
+        authenticator.ResolveTenantAsync(request, cancellationToken);
 }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Serverless.Core.Http;
 using Serverless.Core.Protocol;
+using Serverless.Core.Scoring;
 using Serverless.Core.Sharding;
 
 namespace Serverless.Shard;
@@ -11,10 +12,12 @@ namespace Serverless.Shard;
 public sealed class HealthFunctions
 {
     private readonly ShardReadiness _readiness;
+    private readonly OrtRuntime _runtime;
 
-    public HealthFunctions(ShardReadiness readiness)
+    public HealthFunctions(ShardReadiness readiness, OrtRuntime runtime)
     {
         _readiness = readiness;
+        _runtime = runtime;
     }
 
     [Function("ServerLive")]
@@ -23,5 +26,5 @@ public sealed class HealthFunctions
 
     [Function("ServerReady")]
     public IActionResult Ready([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v2/health/ready")] HttpRequest request) =>
-        new JsonBytesResult(_readiness.IsReady ? 200 : 503, JsonBodies.Health(new HealthResponse(Ready: _readiness.IsReady, Detail: _readiness.Detail)));
+        new JsonBytesResult(_readiness.IsReady ? 200 : 503, JsonBodies.Health(new HealthResponse(Ready: _readiness.IsReady, Detail: _readiness.Detail, ExecutionProvider: _runtime.ExecutionProvider)));
 }

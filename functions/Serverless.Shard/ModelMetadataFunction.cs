@@ -6,6 +6,7 @@ using Serverless.Core.Http;
 using Serverless.Core.Protocol;
 using Serverless.Core.Registry;
 using Serverless.Core.Routing;
+using Serverless.Core.Scoring;
 using Serverless.Core.Sharding;
 
 namespace Serverless.Shard;
@@ -14,12 +15,14 @@ namespace Serverless.Shard;
 public sealed class ModelMetadataFunction
 {
     private readonly ModelCatalog _catalog;
+    private readonly OrtRuntime _runtime;
     private readonly ShardCallerAuthenticator _authenticator;
     private readonly string _shardId;
 
-    public ModelMetadataFunction(ModelCatalog catalog, ShardCallerAuthenticator authenticator, IOptions<ShardOptions> options)
+    public ModelMetadataFunction(ModelCatalog catalog, OrtRuntime runtime, ShardCallerAuthenticator authenticator, IOptions<ShardOptions> options)
     {
         _catalog = catalog;
+        _runtime = runtime;
         _authenticator = authenticator;
         _shardId = options.Value.Id;
     }
@@ -27,12 +30,12 @@ public sealed class ModelMetadataFunction
     [Function("ModelMetadata")]
     public Task<IActionResult> Metadata(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v2/models/{model}")] HttpRequest request, string model, CancellationToken cancellationToken) =>
-        AnswerAsync(request, (tenant, ct) => _catalog.MetadataAsync(tenant, model, null, ct), cancellationToken);
+        AnswerAsync(request, (tenant, ct) => _catalog.MetadataAsync(tenant, model, null, _runtime.ExecutionProvider, ct), cancellationToken);
 
     [Function("ModelVersionMetadata")]
     public Task<IActionResult> VersionMetadata(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v2/models/{model}/versions/{version}")] HttpRequest request, string model, string version, CancellationToken cancellationToken) =>
-        AnswerAsync(request, (tenant, ct) => _catalog.MetadataAsync(tenant, model, version, ct), cancellationToken);
+        AnswerAsync(request, (tenant, ct) => _catalog.MetadataAsync(tenant, model, version, _runtime.ExecutionProvider, ct), cancellationToken);
 
     [Function("ModelReady")]
     public Task<IActionResult> Ready(

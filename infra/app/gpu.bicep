@@ -33,6 +33,10 @@ param blobEndpoint string
 param tableEndpoint string
 param applicationInsightsConnectionString string
 
+@secure()
+@description('Internal key sent to / required by the shards (Internal__ShardKey); from main.bicep.')
+param internalShardKey string
+
 @description('Session cache budget in bytes.')
 param cacheBytes int = 4294967296
 
@@ -58,6 +62,16 @@ param diskTierBytes int = 10737418240
 @minValue(0)
 @maxValue(10000)
 param prewarmModels int = 50
+
+@description('ONNX Runtime execution provider of the GPU app: cuda, falling back to cpu with a log line (Ort__ExecutionProvider).')
+@allowed([
+  'cpu'
+  'cuda'
+])
+param ortExecutionProvider string = 'cuda'
+
+@description('GPU device id (Ort__DeviceId).')
+param ortDeviceId int = 0
 
 @description('Time budget of the prewarm in seconds; the instance reports ready when it is spent at the latest (Shard__PrewarmSeconds).')
 @minValue(1)
@@ -172,6 +186,12 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
         transport: 'auto'
         allowInsecure: false
       }
+      secrets: [
+        {
+          name: 'internal-shard-key'
+          value: internalShardKey
+        }
+      ]
       registries: [
         {
           server: registry.properties.loginServer
@@ -201,10 +221,13 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'Shard__DiskTierBytes', value: string(diskTierBytes) }
             { name: 'Shard__PrewarmModels', value: string(prewarmModels) }
             { name: 'Shard__PrewarmSeconds', value: string(prewarmSeconds) }
+            { name: 'Ort__ExecutionProvider', value: ortExecutionProvider }
+            { name: 'Ort__DeviceId', value: string(ortDeviceId) }
             { name: 'Scaling__RequestsPerReplica', value: requestsPerReplica }
             { name: 'Scaling__MaxReplicas', value: string(maxModelReplicas) }
             { name: 'Scaling__IntervalSeconds', value: string(scalingIntervalSeconds) }
             { name: 'Scaling__ScaleDownAfter', value: scaleDownAfter }
+            { name: 'Internal__ShardKey', secretRef: 'internal-shard-key' }
           ]
         }
       ]

@@ -20,6 +20,10 @@ param tableEndpoint string
 param queueEndpoint string
 param applicationInsightsConnectionString string
 
+@secure()
+@description('Internal key sent to / required by the shards (Internal__ShardKey); from main.bicep.')
+param internalShardKey string
+
 @description('Largest model file accepted, in bytes (Publisher__MaxModelBytes; the code\'s default, 2 GiB - 1).')
 @minValue(1)
 param maxModelBytes int = 2147483647
@@ -66,6 +70,7 @@ resource publisher 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'Storage__BlobServiceUri', value: blobEndpoint }
         { name: 'Storage__TableServiceUri', value: tableEndpoint }
         { name: 'Publisher__MaxModelBytes', value: string(maxModelBytes) }
+        { name: 'Internal__ShardKey', value: internalShardKey }
         // The blob trigger's connection ("ModelDropStorage"), identity-based.
         { name: 'ModelDropStorage__blobServiceUri', value: blobEndpoint }
         { name: 'ModelDropStorage__queueServiceUri', value: queueEndpoint }

@@ -26,6 +26,14 @@ param blobEndpoint string
 param tableEndpoint string
 param applicationInsightsConnectionString string
 
+@secure()
+@description('Internal key sent to / required by the shards (Internal__ShardKey); from main.bicep.')
+param internalShardKey string
+
+@secure()
+@description('Admin key of /dashboard (Router__AdminKey); from main.bicep.')
+param adminKey string
+
 // Section Router (RouterOptions); the defaults are the code's.
 @description('Largest request body accepted, in bytes (Router__MaxBodyBytes); larger ones get 413.')
 @minValue(1024)
@@ -41,6 +49,11 @@ param defaultTenantRequestsPerSecond int = 1000
 @minValue(1)
 @maxValue(600)
 param forwardTimeoutSeconds int = 30
+
+@description('Deadline of one inference request at the router, retries included; past it 504 (Router__RequestTimeoutSeconds).')
+@minValue(1)
+@maxValue(600)
+param requestTimeoutSeconds int = 30
 
 @description('How long a connection attempt to a shard may take (Router__ConnectTimeoutSeconds).')
 @minValue(1)
@@ -96,6 +109,9 @@ resource router 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'Router__DefaultTenantRequestsPerSecond', value: string(defaultTenantRequestsPerSecond) }
         { name: 'Router__ForwardTimeoutSeconds', value: string(forwardTimeoutSeconds) }
         { name: 'Router__ConnectTimeoutSeconds', value: string(connectTimeoutSeconds) }
+        { name: 'Router__RequestTimeoutSeconds', value: string(requestTimeoutSeconds) }
+        { name: 'Internal__ShardKey', value: internalShardKey }
+        { name: 'Router__AdminKey', value: adminKey }
       ]
     }
   }

@@ -62,6 +62,16 @@ param diskTierBytes int = 10737418240
 @maxValue(10000)
 param prewarmModels int = 50
 
+@description('ONNX Runtime execution provider of the CPU shards (Ort__ExecutionProvider).')
+@allowed([
+  'cpu'
+  'cuda'
+])
+param ortExecutionProvider string = 'cpu'
+
+@description('GPU device id when the provider is cuda (Ort__DeviceId).')
+param ortDeviceId int = 0
+
 @description('Time budget of the prewarm in seconds; the instance reports ready when it is spent at the latest (Shard__PrewarmSeconds).')
 @minValue(1)
 @maxValue(600)
@@ -87,6 +97,10 @@ param storageAccountName string
 param blobEndpoint string
 param tableEndpoint string
 param applicationInsightsConnectionString string
+
+@secure()
+@description('Internal key sent to / required by the shards (Internal__ShardKey); from main.bicep.')
+param internalShardKey string
 
 var planCount = (shardCount + shardsPerPlan - 1) / shardsPerPlan
 var serviceTags = union(tags, { 'serverless-role': 'shard' })
@@ -165,10 +179,13 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       Shard__DiskTierBytes: string(diskTierBytes)
       Shard__PrewarmModels: string(prewarmModels)
       Shard__PrewarmSeconds: string(prewarmSeconds)
+      Ort__ExecutionProvider: ortExecutionProvider
+      Ort__DeviceId: string(ortDeviceId)
       Scaling__RequestsPerReplica: requestsPerReplica
       Scaling__MaxReplicas: string(maxModelReplicas)
       Scaling__IntervalSeconds: string(scalingIntervalSeconds)
       Scaling__ScaleDownAfter: scaleDownAfter
+      Internal__ShardKey: internalShardKey
     }
   }
 ]

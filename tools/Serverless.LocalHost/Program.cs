@@ -1,11 +1,8 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Serverless.Functions.AspNetCore;
 using Serverless.LocalHost;
 
 // The local function host: runs one function app's classes (the ones Azure runs) under a plain
@@ -19,8 +16,7 @@ if (!FunctionApps.All.TryGetValue(appName, out var app))
     return 2;
 }
 
-var port = builder.Configuration.GetValue("port", 0);
-builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+builder.WebHost.UseUrls($"http://127.0.0.1:{builder.Configuration.GetValue("port", 0)}");
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o =>
 {
@@ -30,37 +26,10 @@ builder.Logging.AddSimpleConsole(o =>
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.Extensions.Http", LogLevel.Warning);
-builder.Services.AddMvcCore();
-builder.Services.AddRouting();
 app.Register(builder.Services, builder.Configuration);
-
-var functions = FunctionMethod.Discover(app.Assembly);
-foreach (var blobFunction in functions.Where(f => f.Trigger is BlobTriggerAttribute))
-{
-    builder.Services.AddSingleton<IHostedService>(sp => ActivatorUtilities.CreateInstance<BlobTriggerListener>(sp, blobFunction));
-}
+builder.Services.AddFunctionHost(app.Assembly);
 
 var web = builder.Build();
-web.MapGet("/admin/host/status", () => Results.Json(new HostStatus(appName, "Running"), HostJsonContext.Default.HostStatus));
-foreach (var function in functions)
-{
-    if (function.Trigger is not HttpTriggerAttribute http)
-    {
-        continue;
-    }
-
-    var invoker = new FunctionInvoker(function);
-    var methods = http.Methods is { Length: > 0 } m ? m.Select(x => x.ToUpperInvariant()).ToArray() : ["GET", "POST"];
-    web.MapMethods(http.Route ?? function.Name, methods, async context =>
-    {
-        var result = await invoker.InvokeAsync(
-            context.RequestServices,
-            context.Request,
-            name => context.Request.RouteValues.TryGetValue(name, out var v) ? v?.ToString() : null,
-            context.RequestAborted).ConfigureAwait(false);
-        await FunctionInvoker.WriteResultAsync(context, result).ConfigureAwait(false);
-    });
-}
-
+web.MapFunctions(app.Assembly, appName);
 await web.RunAsync().ConfigureAwait(false);
 return 0;

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Serverless.Core.Observability;
 using Serverless.Core.Placement;
 using Serverless.Core.Publishing;
 using Serverless.Core.Registry;
@@ -25,6 +26,7 @@ public static class ServerlessServiceCollectionExtensions
         services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddMemoryCache();
         services.AddMetrics();
+        services.AddServerlessObservability(configuration);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<StorageClients>();
         services.TryAddSingleton<ModelRegistry>();
@@ -37,6 +39,7 @@ public static class ServerlessServiceCollectionExtensions
     {
         services.AddServerlessStorage(configuration);
         services.AddOptions<ShardOptions>().Bind(configuration.GetSection(ShardOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<OrtOptions>().Bind(configuration.GetSection(OrtOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<OrtRuntime>();
         services.TryAddSingleton<SessionCache>();
         services.TryAddSingleton<ModelDiskTier>();

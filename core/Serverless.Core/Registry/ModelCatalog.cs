@@ -42,14 +42,21 @@ public sealed class ModelCatalog
     }
 
     /// <summary>The v2 metadata of a model version (the version named, or the default one).</summary>
-    public async Task<ScoringResult> MetadataAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
+    public async Task<ScoringResult> MetadataAsync(string tenant, string model, string? version, CancellationToken cancellationToken) =>
+        await MetadataAsync(tenant, model, version, null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The v2 metadata, naming the execution provider the answering shard runs the model on.</summary>
+    public async Task<ScoringResult> MetadataAsync(string tenant, string model, string? version, string? executionProvider, CancellationToken cancellationToken)
     {
         try
         {
             var entry = await ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
             var rows = await _registry.GetRowsAsync(tenant, model, cancellationToken).ConfigureAwait(false);
             var versions = version is null ? ModelRegistry.ReadyVersions(rows) : [entry.Version];
-            var metadata = new ModelMetadataResponse(model, versions, ModelMetadataResponse.OnnxPlatform, ModelRegistry.ParseTensors(entry.Inputs), ModelRegistry.ParseTensors(entry.Outputs));
+            var metadata = new ModelMetadataResponse(model, versions, ModelMetadataResponse.OnnxPlatform, ModelRegistry.ParseTensors(entry.Inputs), ModelRegistry.ParseTensors(entry.Outputs))
+            {
+                ExecutionProvider = executionProvider,
+            };
             return new ScoringResult(200, JsonBodies.Metadata(metadata), entry.Version);
         }
         catch (ScoringException e)

@@ -30,4 +30,7 @@ public sealed class RouterOptions
     /// <summary>How long a connection attempt to a shard may take.</summary>
     [Range(1, 60)]
     public int ConnectTimeoutSeconds { get; set; } = 2;
+
+    /// <summary>The key that opens <c>/dashboard</c> (<c>?key=</c> or header <c>x-admin-key</c>); empty = the dashboard answers 401.</summary>
+    public string AdminKey { get; set; } = "";
 }

@@ -215,6 +215,7 @@ public sealed partial class RouterService
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(_options.ForwardTimeoutSeconds));
         using var outstanding = _selector.Track(shard.Id);
+        using var activity = Observability.ServerlessTelemetry.StartForward(shard.Id, tenant, model);
         try
         {
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);

@@ -13,6 +13,18 @@ public static class InferenceRequestParser
     /// <summary>The most elements one input may have; bounds memory before any allocation.</summary>
     public const long MaxElements = 64L * 1024 * 1024;
 
+    /// <summary>The most dimensions one input's shape may have.</summary>
+    public const int MaxRank = 8;
+
+    /// <summary>The longest one BYTES element may be, in UTF-8 bytes.</summary>
+    public const int MaxStringBytes = 64 * 1024;
+
+    /// <summary>The most inputs one request may have.</summary>
+    public const int MaxInputs = 64;
+
+    /// <summary>The longest input name accepted (names are echoed in error messages).</summary>
+    public const int MaxNameLength = 1024;
+
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
 
     /// <summary>
@@ -47,6 +59,11 @@ public static class InferenceRequestParser
                     inputs = [];
                     while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                     {
+                        if (inputs.Count == MaxInputs)
+                        {
+                            throw new ScoringException($"request has more than {MaxInputs} inputs, the limit on inputs per request");
+                        }
+
                         var tensor = ParseInput(ref reader, json);
                         foreach (var existing in inputs)
                         {
@@ -92,6 +109,11 @@ public static class InferenceRequestParser
         catch (JsonException e)
         {
             throw new ScoringException($"request body is not valid JSON: {e.Message}");
+        }
+        catch (InvalidOperationException e)
+        {
+            // Utf8JsonReader.GetString throws this for a string that is not valid UTF-8 (or has a lone surrogate).
+            throw new ScoringException($"request body is not valid JSON text: {e.Message}");
         }
     }
 
@@ -151,6 +173,7 @@ public static class InferenceRequestParser
         List<long>? shapeList = null;
         var shapeError = (int?)null;
         var hasShape = false;
+        var rank = 0;
         var dataStart = -1L;
         var dataEnd = -1L;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -177,8 +200,16 @@ public static class InferenceRequestParser
 
                 hasShape = true;
                 shapeList = [];
+                rank = 0;
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
+                    // Past the rank limit the dimensions are only counted (for the message), not kept.
+                    if (++rank > MaxRank)
+                    {
+                        reader.Skip();
+                        continue;
+                    }
+
                     if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out var dim) || dim < 0)
                     {
                         shapeError ??= shapeList.Count;
@@ -217,6 +248,11 @@ public static class InferenceRequestParser
             throw new ScoringException("an input has no \"name\"");
         }
 
+        if (name.Length > MaxNameLength)
+        {
+            throw new ScoringException($"an input name of {name.Length} characters is over the limit of {MaxNameLength} characters");
+        }
+
         if (!hasDatatype)
         {
             throw new ScoringException($"input '{name}' has no \"datatype\"");
@@ -224,12 +260,17 @@ public static class InferenceRequestParser
 
         if (!TensorDatatypes.TryParse(datatype, out var elementType))
         {
-            throw new ScoringException($"input '{name}' has unknown datatype '{datatype}'; use one of {TensorDatatypes.Supported}");
+            throw new ScoringException($"input '{name}' has unknown datatype '{Truncate(datatype)}'; use one of {TensorDatatypes.Supported}");
         }
 
         if (!hasShape)
         {
             throw new ScoringException($"input '{name}' has no \"shape\" array");
+        }
+
+        if (rank > MaxRank)
+        {
+            throw new ScoringException($"input '{name}' has a shape of rank {rank}, over the limit of {MaxRank} dimensions (max rank)");
         }
 
         if (shapeError is { } badDim)
@@ -257,14 +298,36 @@ public static class InferenceRequestParser
         var array = CreateArray(elementType, (int)count);
         var filled = 0;
         var data = new Utf8JsonReader(json[(int)dataStart..(int)dataEnd], ReaderOptions);
-        Fill(name, datatype!, elementType, ref data, array, ref filled);
+        var nestingError = Fill(name, datatype!, elementType, ref data, array, shape, ref filled);
         if (filled != count)
         {
             throw new ScoringException($"input '{name}' has {filled} data elements but shape [{string.Join(',', shape)}] needs {count}");
         }
 
+        if (nestingError is not null)
+        {
+            throw new ScoringException($"input '{name}' has nested \"data\" that does not follow its shape [{string.Join(',', shape)}]: {nestingError}; send it flat, or nested exactly as the shape");
+        }
+
         return new InputTensor(name, elementType, shape, array);
     }
+
+    /// <summary>
+    /// The UTF-8 length of a string token, without unescaping it when the raw length already decides:
+    /// unescaping never makes a string longer.
+    /// </summary>
+    private static int StringBytes(ref Utf8JsonReader reader)
+    {
+        var raw = reader.HasValueSequence ? (int)Math.Min(reader.ValueSequence.Length, int.MaxValue) : reader.ValueSpan.Length;
+        if (raw <= MaxStringBytes || !reader.ValueIsEscaped)
+        {
+            return raw;
+        }
+
+        return System.Text.Encoding.UTF8.GetByteCount(reader.GetString()!);
+    }
+
+    private static string? Truncate(string? text) => text is { Length: > 64 } ? text[..64] + "…" : text;
 
     private static string? SkipAndNull(ref Utf8JsonReader reader)
     {
@@ -290,18 +353,62 @@ public static class InferenceRequestParser
         _ => throw new ScoringException($"datatype {type} is not supported"),
     };
 
-    /// <summary>Flattens the data array (flat or nested, row-major) into the typed array.</summary>
-    private static void Fill(string name, string datatype, TensorElementType type, ref Utf8JsonReader reader, Array array, ref int filled)
+    /// <summary>
+    /// Flattens the data array (flat or nested, row-major) into the typed array. Nested data must follow
+    /// the shape exactly (every element at depth rank, each array as long as its dimension); the first place
+    /// where it does not is returned (the caller reports it after the element count, which says more).
+    /// </summary>
+    private static string? Fill(string name, string datatype, TensorElementType type, ref Utf8JsonReader reader, Array array, long[] shape, ref int filled)
     {
+        string? nestingError = null;
+        var depth = 0;
+        var maxDepth = 0;
+        var leafDepth = -1;
+        Span<long> counts = stackalloc long[MaxRank + 2];
         while (reader.Read())
         {
             switch (reader.TokenType)
             {
                 case JsonTokenType.StartArray:
+                    if (depth > 0)
+                    {
+                        counts[depth]++;
+                    }
+
+                    depth++;
+                    maxDepth = Math.Max(maxDepth, depth);
+                    if (depth > Math.Max(shape.Length, 1))
+                    {
+                        throw new ScoringException($"input '{name}' has \"data\" arrays nested {depth} deep for its shape [{string.Join(',', shape)}] of rank {shape.Length}; send it flat, or nested exactly as the shape");
+                    }
+
+                    counts[depth] = 0;
+                    continue;
                 case JsonTokenType.EndArray:
+                    if (maxDepth > 1 && nestingError is null && counts[depth] != shape[depth - 1])
+                    {
+                        nestingError = $"an array at depth {depth} has {counts[depth]} items where dimension {depth - 1} is {shape[depth - 1]}";
+                    }
+
+                    depth--;
                     continue;
                 case JsonTokenType.StartObject:
                     throw new ScoringException($"input '{name}' element {filled} (an object) is not a valid {datatype} value");
+            }
+
+            counts[depth]++;
+            if (leafDepth < 0)
+            {
+                leafDepth = depth;
+            }
+            else if (leafDepth != depth && nestingError is null)
+            {
+                nestingError = $"element {filled} is at depth {depth} where the elements before it are at depth {leafDepth}";
+            }
+
+            if (leafDepth > 1 && leafDepth != shape.Length && nestingError is null)
+            {
+                nestingError = $"elements are at depth {leafDepth} for a shape of rank {shape.Length}";
             }
 
             if (filled >= array.Length)
@@ -311,6 +418,11 @@ public static class InferenceRequestParser
                 continue;
             }
 
+            if (type == TensorElementType.String && reader.TokenType == JsonTokenType.String && StringBytes(ref reader) is var bytes && bytes > MaxStringBytes)
+            {
+                throw new ScoringException($"input '{name}' element {filled} is a string of {bytes} bytes, over the limit of {MaxStringBytes} bytes (64 KiB) per BYTES element");
+            }
+
             if (!TrySet(type, ref reader, array, filled))
             {
                 throw new ScoringException($"input '{name}' element {filled} ({Describe(ref reader)}) is not a valid {datatype} value");
@@ -318,6 +430,8 @@ public static class InferenceRequestParser
 
             filled++;
         }
+
+        return nestingError;
     }
 
     private static bool TrySet(TensorElementType type, ref Utf8JsonReader e, Array array, int i)

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
+using Serverless.Core.Observability;
 using Serverless.Core.Protocol;
 using Serverless.Core.Registry;
 
@@ -25,9 +26,11 @@ public sealed partial class ScoringService
     public const int MaxBatchRows = 1024;
     private readonly ILogger<ScoringService> _logger;
     private readonly Histogram<double> _latency;
+    private readonly ServerlessMetrics _metrics;
 
-    public ScoringService(ModelCatalog catalog, SessionCache cache, ModelLoader loader, ModelTraffic traffic, TimeProvider time, ILogger<ScoringService> logger, IMeterFactory meterFactory)
+    public ScoringService(ModelCatalog catalog, SessionCache cache, ModelLoader loader, ModelTraffic traffic, TimeProvider time, ILogger<ScoringService> logger, IMeterFactory meterFactory, ServerlessMetrics metrics)
     {
+        _metrics = metrics;
         _catalog = catalog;
         _cache = cache;
         _loader = loader;
@@ -47,6 +50,7 @@ public sealed partial class ScoringService
             _traffic.Record(tenant, entry.Model);
             var request = InferenceRequestParser.Parse(body);
             using var lease = await _cache.AcquireAsync(CacheKey(entry), ct => _loader.LoadAsync(entry, ct), cancellationToken).ConfigureAwait(false);
+            _metrics.Queued(tenant, entry.Model, lease.CacheHit, started);
             var session = lease.Session;
             var outputNames = TensorCodec.SelectOutputs(session, request);
             if (entry.BatchMaxQueueDelayUs > 0 && DynamicBatcher.CanBatch(session))

@@ -1,4 +1,5 @@
 using Azure;
+using Azure.Data.Tables;
 using Microsoft.Extensions.Caching.Memory;
 using Serverless.Core.Naming;
 using Serverless.Core.Storage;
@@ -66,6 +67,83 @@ public sealed class TenantStore
                 // Someone else changed the row between our read and write: read again, never overwrite blind.
             }
         }
+    }
+
+    /// <summary>
+    /// Creates a new tenant with one API key; returns the key (shown once, never stored). Refuses a tenant
+    /// that exists already (<see cref="InvalidOperationException"/>): a second key for it is a rotation.
+    /// </summary>
+    public async Task<string> CreateAsync(string tenant, int? shuffleShardSize, int? requestsPerSecond, CancellationToken cancellationToken)
+    {
+        if (ModelNames.CheckTenant(tenant) is { } error)
+        {
+            throw new ArgumentException(error, nameof(tenant));
+        }
+
+        var (key, record) = ApiKeys.Create(tenant);
+        try
+        {
+            await _storage.TenantsTable.AddEntityAsync(
+                new TenantEntity { PartitionKey = tenant, KeyHashes = record, ShuffleShardSize = shuffleShardSize ?? PlacementDefaults.ShuffleShardSize, RequestsPerSecond = requestsPerSecond ?? 0 },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException e) when (e.Status == 409)
+        {
+            throw new InvalidOperationException($"tenant '{tenant}' exists already; `tenant rotate-key {tenant}` gives it a new key", e);
+        }
+
+        _cache.Remove(CacheKey(tenant));
+        return key;
+    }
+
+    /// <summary>
+    /// Gives an existing tenant a new API key and removes all its other keys; returns the new key (shown
+    /// once). The old keys stop working in every process within the tenant cache's lifetime (15 s).
+    /// </summary>
+    public async Task<string> RotateKeyAsync(string tenant, CancellationToken cancellationToken)
+    {
+        if (ModelNames.CheckTenant(tenant) is { } error)
+        {
+            throw new ArgumentException(error, nameof(tenant));
+        }
+
+        var (key, record) = ApiKeys.Create(tenant);
+        while (true)
+        {
+            var existing = await _storage.TenantsTable.GetEntityIfExistsAsync<TenantEntity>(tenant, TenantEntity.RowKeyValue, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (!existing.HasValue || existing.Value is not { } entity)
+            {
+                throw new InvalidOperationException($"no tenant '{tenant}'");
+            }
+
+            entity.KeyHashes = record;
+            try
+            {
+                await _storage.TenantsTable.UpdateEntityAsync(entity, entity.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+                _cache.Remove(CacheKey(tenant));
+                return key;
+            }
+            catch (RequestFailedException e) when (e.Status == 412)
+            {
+                // Changed between our read and write (another key added): read again, never overwrite blind.
+            }
+        }
+    }
+
+    /// <summary>Every tenant with its shuffle shard size, quota and number of keys (never the keys or hashes).</summary>
+    public async Task<IReadOnlyList<TenantSummary>> ListSummariesAsync(CancellationToken cancellationToken)
+    {
+        var tenants = new List<TenantSummary>();
+        await foreach (var entity in _storage.TenantsTable.QueryAsync<TenantEntity>(cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            tenants.Add(new TenantSummary(
+                entity.PartitionKey,
+                Math.Max(1, entity.ShuffleShardSize),
+                Math.Max(0, entity.RequestsPerSecond),
+                entity.KeyHashes.Split(';', StringSplitOptions.RemoveEmptyEntries).Length));
+        }
+
+        return tenants;
     }
 
     /// <summary>The tenant whose key this is, or null when the key is missing, malformed or wrong.</summary>

@@ -93,7 +93,7 @@ public sealed class CliEndToEndTests
             Assert.AreEqual(0, down.ExitCode, down.Output);
             foreach (var process in state.AllProcesses())
             {
-                Assert.IsFalse(ChildProcesses.IsOurs(process.Pid, process.Id == "azurite" ? "azurite" : "Serverless.LocalHost"), $"{process.Id} (pid {process.Pid}) still runs after down");
+                Assert.IsFalse(ChildProcesses.IsOurs(process.Pid, state.MarkerOf(process)), $"{process.Id} (pid {process.Pid}) still runs after down");
             }
 
             Assert.IsFalse(File.Exists(Path.Combine(home, "local.json")));

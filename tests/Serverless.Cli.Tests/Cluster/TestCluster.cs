@@ -26,7 +26,7 @@ public sealed class TestCluster : IAsyncDisposable
         Directory = directory;
         Cluster = cluster;
         State = state;
-        _services = CliServices.Create(state.Storage);
+        _services = CliServices.Create(state.Storage, state.InternalKey);
         Storage = _services.GetRequiredService<StorageClients>();
         Registry = _services.GetRequiredService<ModelRegistry>();
         Tenants = _services.GetRequiredService<TenantStore>();
@@ -107,7 +107,7 @@ public sealed class TestCluster : IAsyncDisposable
     {
         foreach (var process in State.AllProcesses())
         {
-            if (!ChildProcesses.IsOurs(process.Pid, process == State.Azurite ? "azurite" : "Serverless.LocalHost"))
+            if (!ChildProcesses.IsOurs(process.Pid, State.MarkerOf(process)))
             {
                 return false;
             }

@@ -21,6 +21,7 @@ public sealed class LocalCluster
     private readonly StateDirectory _state;
     private readonly Action<string> _log;
     private LocalClusterOptions _options = new();
+    private string _internalKey = "";
 
     public LocalCluster(StateDirectory state, Action<string> log)
     {
@@ -37,6 +38,8 @@ public sealed class LocalCluster
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Shards, 1);
         _options = options;
         var state = new LocalClusterState();
+        // One internal key per cluster, made once here and given to every app (StartApp).
+        state.InternalKey = _internalKey = System.Buffers.Text.Base64Url.EncodeToString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         var previous = _state.Read();
         try
         {
@@ -54,7 +57,8 @@ public sealed class LocalCluster
 
             var routerPort = options.RouterPort == 0 ? Azurite.FreePort() : options.RouterPort;
             _log($"Starting the router on 127.0.0.1:{routerPort}, {options.Shards} shard(s) and the publisher…");
-            state.Router = StartApp("router", "router", routerPort, connectionString, new Dictionary<string, string>());
+            state.AdminKey = System.Buffers.Text.Base64Url.EncodeToString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+            state.Router = StartApp("router", "router", routerPort, connectionString, new Dictionary<string, string> { ["Router__AdminKey"] = state.AdminKey });
             state.RouterUrl = state.Router.Url;
             for (var i = 0; i < options.Shards; i++)
             {
@@ -65,6 +69,11 @@ public sealed class LocalCluster
             {
                 ["ModelDropStorage"] = connectionString,
             });
+            if (options.Gpu)
+            {
+                state.Gpu = StartGpu(Azurite.FreePort(), connectionString);
+            }
+
             _state.Write(state);
 
             await WaitReadyAsync(state, storage, cancellationToken).ConfigureAwait(false);
@@ -91,7 +100,7 @@ public sealed class LocalCluster
         {
             if (process != state.Azurite)
             {
-                stops.Add(ChildProcesses.StopAsync(process.Pid, HostMarker, TimeSpan.FromSeconds(15)));
+                stops.Add(ChildProcesses.StopAsync(process.Pid, state.MarkerOf(process), TimeSpan.FromSeconds(15)));
             }
         }
 
@@ -113,6 +122,7 @@ public sealed class LocalCluster
         var old = state.Shards.Single(s => s.Id == shardId);
         await ChildProcesses.StopAsync(old.Pid, HostMarker, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
         var port = new Uri(old.Url).Port;
+        _internalKey = state.InternalKey;
         var fresh = StartShard(shardId, port, state.Storage);
         state.Shards[state.Shards.IndexOf(old)] = fresh;
         _state.Write(state);
@@ -124,7 +134,7 @@ public sealed class LocalCluster
     {
         foreach (var process in state.AllProcesses())
         {
-            if (ChildProcesses.IsOurs(process.Pid, process == state.Azurite ? "azurite" : HostMarker))
+            if (ChildProcesses.IsOurs(process.Pid, state.MarkerOf(process)))
             {
                 return true;
             }
@@ -135,6 +145,30 @@ public sealed class LocalCluster
 
     public static StorageClients CreateStorage(string connectionString) =>
         new(Options.Create(new StorageOptions { ConnectionString = connectionString }));
+
+    /// <summary>
+    /// The GPU app: the shard's function classes on ASP.NET Core, pool <c>gpu</c>, asking for the CUDA
+    /// execution provider (on this machine it falls back to CPU and says so in its log and health).
+    /// </summary>
+    private ProcessEntry StartGpu(int port, string connectionString)
+    {
+        const string id = "gpu-00";
+        var environment = new Dictionary<string, string>(_options.ShardSettings)
+        {
+            ["Storage__ConnectionString"] = connectionString,
+            ["Shard__Id"] = id,
+            ["Shard__Pool"] = "gpu",
+            ["Shard__BaseUrl"] = $"http://127.0.0.1:{port}",
+            ["Shard__CacheBytes"] = _options.ShardCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Shard__DiskTierPath"] = Path.Combine(_state.Path, "tier", id),
+            ["Ort__ExecutionProvider"] = "cuda",
+            ["DOTNET_ENVIRONMENT"] = "Production",
+            ["DOTNET_gcServer"] = "0",
+            ["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning",
+        };
+        var pid = ChildProcesses.Start("dotnet", [Path.Combine(AppContext.BaseDirectory, "Serverless.Gpu.dll"), "--urls", $"http://127.0.0.1:{port}"], environment, Path.Combine(_state.LogsPath, id + ".log"));
+        return new ProcessEntry(id, $"http://127.0.0.1:{port}", pid);
+    }
 
     private ProcessEntry StartShard(string id, int port, string connectionString)
     {
@@ -154,6 +188,7 @@ public sealed class LocalCluster
         var environment = new Dictionary<string, string>(settings)
         {
             ["Storage__ConnectionString"] = connectionString,
+            ["Internal__ShardKey"] = _internalKey,
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["DOTNET_gcServer"] = "0",
         };
@@ -171,11 +206,16 @@ public sealed class LocalCluster
             apps.Add((shard, "/v2/health/ready"));
         }
 
+        if (state.Gpu is not null)
+        {
+            apps.Add((state.Gpu, "/v2/health/ready"));
+        }
+
         foreach (var (entry, path) in apps)
         {
             while (true)
             {
-                if (!ChildProcesses.IsOurs(entry.Pid, HostMarker))
+                if (!ChildProcesses.IsOurs(entry.Pid, state.MarkerOf(entry)))
                 {
                     throw new InvalidOperationException($"{entry.Id} exited at start; see {Path.Combine(_state.LogsPath, entry.Id + ".log")}");
                 }
@@ -209,9 +249,10 @@ public sealed class LocalCluster
         var directory = new ShardDirectory(storage, cache, TimeProvider.System);
         while (true)
         {
-            var rows = await directory.ListAsync("cpu", cancellationToken).ConfigureAwait(false);
+            var rows = await directory.ListAsync(null, cancellationToken).ConfigureAwait(false);
             var registered = 0;
-            foreach (var shard in state.Shards)
+            var expected = state.Gpu is null ? state.Shards : [.. state.Shards, state.Gpu];
+            foreach (var shard in expected)
             {
                 foreach (var row in rows)
                 {
@@ -223,7 +264,7 @@ public sealed class LocalCluster
                 }
             }
 
-            if (registered == state.Shards.Count)
+            if (registered == expected.Count)
             {
                 return;
             }

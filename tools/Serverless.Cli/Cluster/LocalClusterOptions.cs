@@ -14,6 +14,9 @@ public sealed class LocalClusterOptions
     /// <summary>Create tenant <c>demo</c> and publish the demo model.</summary>
     public bool CreateDemo { get; set; } = true;
 
+    /// <summary>Start the GPU app (pool <c>gpu</c>; CPU execution provider where there is no GPU).</summary>
+    public bool Gpu { get; set; } = true;
+
     /// <summary>More settings for every shard process (e.g. <c>Scaling__RequestsPerReplica</c>).</summary>
     public Dictionary<string, string> ShardSettings { get; } = [];
 

@@ -10,6 +10,15 @@ public sealed class LocalClusterState
 
     public List<TenantKey> Tenants { get; set; } = [];
 
+    /// <summary>
+    /// The cluster's internal key (<c>Internal__ShardKey</c>), random per cluster: every app gets it, and the
+    /// CLI sends it when it calls shards itself (warm-ups). Shards trust the tenant header only with it.
+    /// </summary>
+    public string InternalKey { get; set; } = "";
+
+    /// <summary>The router's admin key (<c>Router__AdminKey</c>), random per cluster: it opens <c>/dashboard</c> and <c>serverless top</c>.</summary>
+    public string AdminKey { get; set; } = "";
+
     public List<ProcessEntry> Shards { get; set; } = [];
 
     public ProcessEntry? Router { get; set; }
@@ -18,12 +27,20 @@ public sealed class LocalClusterState
 
     public ProcessEntry? Azurite { get; set; }
 
+    /// <summary>The GPU app (CPU execution provider locally), serving pool <c>gpu</c>.</summary>
+    public ProcessEntry? Gpu { get; set; }
+
+    /// <summary>What a process's command line carries, so only processes of ours are ever stopped.</summary>
+    public string MarkerOf(ProcessEntry process) =>
+        process == Azurite ? "azurite" : process == Gpu ? "Serverless.Gpu" : "Serverless.LocalHost";
+
     /// <summary>Every process of the cluster, Azurite last (the apps stop before their storage).</summary>
     public IEnumerable<ProcessEntry> AllProcesses()
     {
         if (Router is not null) yield return Router;
         foreach (var shard in Shards) yield return shard;
         if (Publisher is not null) yield return Publisher;
+        if (Gpu is not null) yield return Gpu;
         if (Azurite is not null) yield return Azurite;
     }
 }

@@ -14,7 +14,7 @@ internal sealed class CliContext : IDisposable
     private CliContext(LocalClusterState state)
     {
         State = state;
-        _services = CliServices.Create(state.Storage);
+        _services = CliServices.Create(state.Storage, state.InternalKey);
     }
 
     public LocalClusterState State { get; }

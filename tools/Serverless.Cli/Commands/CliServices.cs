@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Serverless.Core.Hosting;
+using Serverless.Core.Routing;
 using Serverless.Core.Storage;
 
 namespace Serverless.Cli.Commands;
@@ -11,14 +12,21 @@ namespace Serverless.Cli.Commands;
 /// </summary>
 public static class CliServices
 {
-    public static ServiceProvider Create(string storageConnectionString)
+    /// <param name="storageConnectionString">The cluster's storage.</param>
+    /// <param name="internalKey">The cluster's internal key (local.json), sent on the CLI's own calls to shards (warm-ups).</param>
+    public static ServiceProvider Create(string storageConnectionString, string? internalKey = null)
     {
         var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { [$"{StorageOptions.SectionName}:ConnectionString"] = storageConnectionString })
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                [$"{StorageOptions.SectionName}:ConnectionString"] = storageConnectionString,
+                [$"{InternalKeyOptions.SectionName}:{nameof(InternalKeyOptions.ShardKey)}"] = internalKey ?? "",
+            })
             .Build();
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddServerlessStorage(configuration);
+        services.AddServerlessInternalKey(configuration, app: null);
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
     }

@@ -23,8 +23,9 @@ internal static class PublishCommand
         var version = new Option<string?>("--version") { Description = "Version (default: the next number of each model)" };
         var tenant = new Option<string?>("--tenant") { Description = "Tenant (default: the first in local.json)" };
         var manifest = new Option<FileInfo?>("--manifest") { Description = "model.json to drop beside the model (default: model.json beside model.onnx)" };
+        var gpu = new Option<bool>("--gpu") { Description = "Serve from the GPU pool (sets \"gpu\": true in model.json)" };
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for each verdict", DefaultValueFactory = _ => 120 };
-        var command = new Command("publish", "Publish models through the blob drop and wait for the verdicts") { path, model, version, tenant, manifest, timeout };
+        var command = new Command("publish", "Publish models through the blob drop and wait for the verdicts") { path, model, version, tenant, manifest, gpu, timeout };
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var context = CliContext.Open();
@@ -75,6 +76,7 @@ internal static class PublishCommand
                 return 2;
             }
 
+            var onGpu = parse.GetValue(gpu);
             var publisher = new DropPublisher(context.Storage, context.Registry);
             var verdicts = new ConcurrentDictionary<PublishItem, (string Version, PublishOutcome? Outcome, string? Failure)>();
             var wait = TimeSpan.FromSeconds(parse.GetValue(timeout));
@@ -91,6 +93,11 @@ internal static class PublishCommand
                         try
                         {
                             var manifestBytes = item.ManifestPath is null ? null : await File.ReadAllBytesAsync(item.ManifestPath, ct).ConfigureAwait(false);
+                            if (onGpu)
+                            {
+                                manifestBytes = ManifestFile.WithGpu(manifestBytes);
+                            }
+
                             var outcome = await publisher.PublishAsync(tenantName, item.Model, itemVersion, bytes, manifestBytes, wait, new Progress<long>(sent => task.Value = sent), ct).ConfigureAwait(false);
                             verdicts[item] = (itemVersion, outcome, null);
                         }

@@ -67,6 +67,11 @@ internal static class UpCommand
         Console.WriteLine($"Tenant:   {LocalCluster.DemoTenant}");
         Console.WriteLine($"API key:  {key}");
         Console.WriteLine($"Shards:   {string.Join(", ", state.Shards.Select(s => $"{s.Id} {s.Url}"))}");
+        if (state.Gpu is not null)
+        {
+            Console.WriteLine($"GPU app:  {state.Gpu.Id} {state.Gpu.Url} (pool gpu; `publish --gpu` places a model there)");
+        }
+
         Console.WriteLine($"State:    {directory.StateFile}   Logs: {directory.LogsPath}");
         Console.WriteLine();
         Console.WriteLine("Score the demo model:");

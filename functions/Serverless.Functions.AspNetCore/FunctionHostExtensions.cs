@@ -1,0 +1,61 @@
+using System.Reflection;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OpenTelemetry.Metrics;
+
+namespace Serverless.Functions.AspNetCore;
+
+/// <summary>
+/// Runs a function app's classes under a plain ASP.NET Core host: the local cluster (where the Functions
+/// host is not assumed) and the GPU container app (which is not a Functions app) both serve the same
+/// function classes Azure Functions runs. HTTP triggers become routes with the same templates; blob
+/// triggers become container pollers with receipts.
+/// </summary>
+public static class FunctionHostExtensions
+{
+    /// <summary>Registers what the function classes of <paramref name="assembly"/> need from the host.</summary>
+    public static IServiceCollection AddFunctionHost(this IServiceCollection services, Assembly assembly)
+    {
+        services.AddMvcCore();
+        services.AddRouting();
+        services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddPrometheusExporter());
+        foreach (var blobFunction in FunctionMethod.Discover(assembly).Where(f => f.Trigger is BlobTriggerAttribute))
+        {
+            services.AddSingleton<IHostedService>(sp => ActivatorUtilities.CreateInstance<BlobTriggerListener>(sp, blobFunction));
+        }
+
+        return services;
+    }
+
+    /// <summary>Maps every HTTP-triggered function of <paramref name="assembly"/>, plus <c>/admin/host/status</c> and the Prometheus scrape endpoint <c>/metrics</c>.</summary>
+    public static IEndpointRouteBuilder MapFunctions(this IEndpointRouteBuilder endpoints, Assembly assembly, string appName)
+    {
+        endpoints.MapPrometheusScrapingEndpoint();
+        endpoints.MapGet("/admin/host/status", () => Results.Json(new HostStatus(appName, "Running"), HostJsonContext.Default.HostStatus));
+        foreach (var function in FunctionMethod.Discover(assembly))
+        {
+            if (function.Trigger is not HttpTriggerAttribute http)
+            {
+                continue;
+            }
+
+            var invoker = new FunctionInvoker(function);
+            var methods = http.Methods is { Length: > 0 } m ? m.Select(x => x.ToUpperInvariant()).ToArray() : ["GET", "POST"];
+            endpoints.MapMethods(http.Route ?? function.Name, methods, async context =>
+            {
+                var result = await invoker.InvokeAsync(
+                    context.RequestServices,
+                    context.Request,
+                    name => context.Request.RouteValues.TryGetValue(name, out var v) ? v?.ToString() : null,
+                    context.RequestAborted).ConfigureAwait(false);
+                await FunctionInvoker.WriteResultAsync(context, result).ConfigureAwait(false);
+            });
+        }
+
+        return endpoints;
+    }
+}

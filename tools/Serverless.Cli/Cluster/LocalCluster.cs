@@ -162,6 +162,7 @@ public sealed class LocalCluster
             ["Shard__CacheBytes"] = _options.ShardCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Shard__DiskTierPath"] = Path.Combine(_state.Path, "tier", id),
             ["Ort__ExecutionProvider"] = "cuda",
+            ["Internal__ShardKey"] = _internalKey,
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["DOTNET_gcServer"] = "0",
             ["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning",

@@ -1,6 +1,6 @@
 // azd entry point for the serverless scoring platform: one resource group holding the storage account,
-// monitoring, the router, the publisher, N CPU shard apps on Elastic Premium plans and the GPU
-// container app. Local modules only (registry modules cannot be restored offline).
+// monitoring, the Key Vault, the router, the publisher, N CPU shard apps on Elastic Premium plans and the
+// GPU container app. Local modules only (registry modules cannot be restored offline).
 targetScope = 'subscription'
 
 @minLength(1)
@@ -59,15 +59,19 @@ param shardCacheBytes int = 1073741824
 ])
 param gpuProfileType string = 'Consumption-GPU-NC8as-T4'
 
+@description('The GPU app\'s session budget in bytes (its Shard__CacheBytes; the publisher\'s Publisher__GpuCacheBytes). 4 GiB leaves a T4\'s 16 GB room for activations and batches.')
+@minValue(1)
+param gpuCacheBytes int = 4294967296
+
 @description('Image of the GPU container app: a placeholder until azd deploys it (azd keeps SERVICE_GPU_IMAGE_NAME).')
 param gpuImage string = 'mcr.microsoft.com/dotnet/aspnet:10.0'
 
 @secure()
-@description('Internal key (Internal__ShardKey) the router, the publisher and the CLI send to the shards, which trust the tenant header only with it. Default: a new random value at each provision (every app gets the new one in the same deployment), which also rotates it.')
+@description('Internal key (Internal__ShardKey) the router, the publisher and the CLI send to the shards, which trust the tenant header only with it. Stored as Key Vault secret internal-shard-key; the apps read it by Key Vault reference, never as a value. azd passes the vault\'s current value (main.parameters.json, secretOrRandomPassword), so it stays the same across provisions. Default (deployments without azd): a new random value, i.e. a new secret version, which the apps take up only when they restart: pass the current value instead.')
 param internalShardKey string = newGuid()
 
 @secure()
-@description('Admin key of the router\'s /dashboard (Router__AdminKey), given as ?key= or header x-admin-key. Default: a new random value at each provision; set it (azd env set) to keep one.')
+@description('Admin key of the router\'s /dashboard (Router__AdminKey), given as ?key= or header x-admin-key. Stored as Key Vault secret router-admin-key, read by Key Vault reference; azd keeps it across provisions as it does internalShardKey. Default (without azd): a new random value.')
 param routerAdminKey string = newGuid()
 
 @description('The [Function] name of the publisher\'s blob-triggered function.')
@@ -119,6 +123,21 @@ module monitoring 'core/monitoring.bicep' = {
   }
 }
 
+// Secrets (the internal shard key, the router's admin key): the apps get Key Vault references, and each app's
+// module grants its identity Key Vault Secrets User on the secrets it reads.
+module keyVault 'core/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: '${abbrs.keyVaultVaults}${resourceToken}'
+    location: location
+    tags: tags
+    internalShardKey: internalShardKey
+    routerAdminKey: routerAdminKey
+    adminPrincipalId: principalId
+  }
+}
+
 module shards 'app/shards.bicep' = {
   name: 'shards'
   scope: rg
@@ -133,7 +152,8 @@ module shards 'app/shards.bicep' = {
     alwaysReady: alwaysReady
     maximumElasticWorkerCount: maximumElasticWorkerCount
     cacheBytes: shardCacheBytes
-    internalShardKey: internalShardKey
+    keyVaultName: keyVault.outputs.name
+    internalShardKeySecretName: keyVault.outputs.internalShardKeyName
     storageAccountName: storage.outputs.name
     blobEndpoint: storage.outputs.blobEndpoint
     tableEndpoint: storage.outputs.tableEndpoint
@@ -152,8 +172,9 @@ module router 'app/router.bicep' = {
     premiumSku: premiumSku
     alwaysReady: alwaysReady
     maximumElasticWorkerCount: maximumElasticWorkerCount
-    internalShardKey: internalShardKey
-    adminKey: routerAdminKey
+    keyVaultName: keyVault.outputs.name
+    internalShardKeySecretName: keyVault.outputs.internalShardKeyName
+    adminKeySecretName: keyVault.outputs.routerAdminKeyName
     storageAccountName: storage.outputs.name
     blobEndpoint: storage.outputs.blobEndpoint
     tableEndpoint: storage.outputs.tableEndpoint
@@ -170,7 +191,8 @@ module publisher 'app/publisher.bicep' = {
     location: location
     tags: tags
     planId: router.outputs.planId
-    internalShardKey: internalShardKey
+    keyVaultName: keyVault.outputs.name
+    internalShardKeySecretName: keyVault.outputs.internalShardKeyName
     storageAccountName: storage.outputs.name
     blobEndpoint: storage.outputs.blobEndpoint
     tableEndpoint: storage.outputs.tableEndpoint
@@ -179,6 +201,7 @@ module publisher 'app/publisher.bicep' = {
     systemTopicName: '${abbrs.eventGridSystemTopics}${resourceToken}-storage'
     publisherFunctionName: publisherFunctionName
     enableModelDropEvents: enableModelDropEvents
+    gpuCacheBytes: gpuCacheBytes
   }
 }
 
@@ -193,8 +216,10 @@ module gpu 'app/gpu.bicep' = {
     location: location
     tags: tags
     gpuProfileType: gpuProfileType
+    cacheBytes: gpuCacheBytes
     image: gpuImage
-    internalShardKey: internalShardKey
+    keyVaultName: keyVault.outputs.name
+    internalShardKeySecretName: keyVault.outputs.internalShardKeyName
     logAnalyticsWorkspaceName: monitoring.outputs.logAnalyticsWorkspaceName
     blobEndpoint: storage.outputs.blobEndpoint
     tableEndpoint: storage.outputs.tableEndpoint
@@ -258,10 +283,15 @@ output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output ROUTER_URL string = router.outputs.uri
+output ROUTER_NAME string = router.outputs.name
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
 output STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
 output SHARD_NAMES array = shards.outputs.names
 output PUBLISHER_NAME string = publisher.outputs.name
 output GPU_URL string = gpu.outputs.uri
+output GPU_NAME string = gpu.outputs.name
 output AZURE_CONTAINER_REGISTRY_ENDPOINT string = gpu.outputs.registryEndpoint
+// Read by main.parameters.json (secretOrRandomPassword) at the next provision, and by `az keyvault secret`.
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri

@@ -33,9 +33,11 @@ param blobEndpoint string
 param tableEndpoint string
 param applicationInsightsConnectionString string
 
-@secure()
-@description('Internal key sent to / required by the shards (Internal__ShardKey); from main.bicep.')
-param internalShardKey string
+@description('Name of the platform\'s Key Vault (core/keyvault.bicep).')
+param keyVaultName string
+
+@description('Key Vault secret of the internal key the shards require (Internal__ShardKey: a Container Apps secret that refers to it).')
+param internalShardKeySecretName string
 
 @description('Session cache budget in bytes.')
 param cacheBytes int = 4294967296
@@ -134,6 +136,30 @@ resource acrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource internalShardKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: internalShardKeySecretName
+}
+
+// Key Vault Secrets User for the app's identity on the internal key: Container Apps reads the secret when it
+// creates a revision, so the app waits for this.
+module secretAccess '../core/keyvault-roles.bicep' = {
+  name: '${deployment().name}-secrets'
+  params: {
+    keyVaultName: vault.name
+    secretNames: [
+      internalShardKeySecret.name
+    ]
+    principalIds: [
+      identity.properties.principalId
+    ]
+  }
+}
+
 resource containerEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   name: environmentName
   location: location
@@ -174,6 +200,7 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
   }
   dependsOn: [
     acrPull
+    secretAccess
   ]
   properties: {
     environmentId: containerEnvironment.id
@@ -186,10 +213,13 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
         transport: 'auto'
         allowInsecure: false
       }
+      // A Key Vault reference without a version, read with the app's identity. A running revision keeps the
+      // value it started with: after a new version, restart it (docs/deploy.md, "Rotating the internal key").
       secrets: [
         {
           name: 'internal-shard-key'
-          value: internalShardKey
+          keyVaultUrl: internalShardKeySecret.properties.secretUri
+          identity: identity.id
         }
       ]
       registries: [

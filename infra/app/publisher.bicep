@@ -20,13 +20,19 @@ param tableEndpoint string
 param queueEndpoint string
 param applicationInsightsConnectionString string
 
-@secure()
-@description('Internal key sent to / required by the shards (Internal__ShardKey); from main.bicep.')
-param internalShardKey string
+@description('Name of the platform\'s Key Vault (core/keyvault.bicep).')
+param keyVaultName string
+
+@description('Key Vault secret of the internal key sent to the shards (Internal__ShardKey, a Key Vault reference).')
+param internalShardKeySecretName string
 
 @description('Largest model file accepted, in bytes (Publisher__MaxModelBytes; the code\'s default, 2 GiB - 1).')
 @minValue(1)
 param maxModelBytes int = 2147483647
+
+@description('The GPU pool\'s session budget in bytes (Publisher__GpuCacheBytes, the GPU app\'s Shard__CacheBytes): GPU models that would not fit are rejected at publish.')
+@minValue(1)
+param gpuCacheBytes int = 4294967296
 
 @description('Name of the Event Grid system topic on the storage account.')
 param systemTopicName string
@@ -61,21 +67,55 @@ resource publisher 'Microsoft.Web/sites@2024-04-01' = {
       ftpsState: 'Disabled'
       minTlsVersion: '1.2'
       use32BitWorkerProcess: false
-      appSettings: [
-        { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
-        { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'dotnet-isolated' }
-        { name: 'WEBSITE_RUN_FROM_PACKAGE', value: '1' }
-        { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
-        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
-        { name: 'Storage__BlobServiceUri', value: blobEndpoint }
-        { name: 'Storage__TableServiceUri', value: tableEndpoint }
-        { name: 'Publisher__MaxModelBytes', value: string(maxModelBytes) }
-        { name: 'Internal__ShardKey', value: internalShardKey }
-        // The blob trigger's connection ("ModelDropStorage"), identity-based.
-        { name: 'ModelDropStorage__blobServiceUri', value: blobEndpoint }
-        { name: 'ModelDropStorage__queueServiceUri', value: queueEndpoint }
-      ]
     }
+  }
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource internalShardKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: internalShardKeySecretName
+}
+
+// Key Vault Secrets User for the publisher's identity on the internal key, before the settings that refer to it.
+module secretAccess '../core/keyvault-roles.bicep' = {
+  name: '${deployment().name}-secrets'
+  params: {
+    keyVaultName: vault.name
+    secretNames: [
+      internalShardKeySecret.name
+    ]
+    principalIds: [
+      publisher.identity.principalId
+    ]
+  }
+}
+
+// App settings live in their own resource, after the Key Vault role assignment: Internal__ShardKey is a Key
+// Vault reference without a version (see docs/deploy.md, "Key Vault"), resolved by the system-assigned identity.
+resource publisherSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: publisher
+  name: 'appsettings'
+  dependsOn: [
+    secretAccess
+  ]
+  properties: {
+    FUNCTIONS_EXTENSION_VERSION: '~4'
+    FUNCTIONS_WORKER_RUNTIME: 'dotnet-isolated'
+    WEBSITE_RUN_FROM_PACKAGE: '1'
+    AzureWebJobsStorage__accountName: storageAccountName
+    APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+    Storage__BlobServiceUri: blobEndpoint
+    Storage__TableServiceUri: tableEndpoint
+    Publisher__MaxModelBytes: string(maxModelBytes)
+    Publisher__GpuCacheBytes: string(gpuCacheBytes)
+    Internal__ShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeySecret.properties.secretUri})'
+    // The blob trigger's connection ("ModelDropStorage"), identity-based.
+    ModelDropStorage__blobServiceUri: blobEndpoint
+    ModelDropStorage__queueServiceUri: queueEndpoint
   }
 }
 

@@ -26,13 +26,14 @@ param blobEndpoint string
 param tableEndpoint string
 param applicationInsightsConnectionString string
 
-@secure()
-@description('Internal key sent to / required by the shards (Internal__ShardKey); from main.bicep.')
-param internalShardKey string
+@description('Name of the platform\'s Key Vault (core/keyvault.bicep).')
+param keyVaultName string
 
-@secure()
-@description('Admin key of /dashboard (Router__AdminKey); from main.bicep.')
-param adminKey string
+@description('Key Vault secret of the internal key sent to the shards (Internal__ShardKey, a Key Vault reference).')
+param internalShardKeySecretName string
+
+@description('Key Vault secret of the admin key of /dashboard (Router__AdminKey, a Key Vault reference).')
+param adminKeySecretName string
 
 // Section Router (RouterOptions); the defaults are the code's.
 @description('Largest request body accepted, in bytes (Router__MaxBodyBytes); larger ones get 413.')
@@ -97,23 +98,63 @@ resource router 'Microsoft.Web/sites@2024-04-01' = {
       ftpsState: 'Disabled'
       minTlsVersion: '1.2'
       use32BitWorkerProcess: false
-      appSettings: [
-        { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
-        { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'dotnet-isolated' }
-        { name: 'WEBSITE_RUN_FROM_PACKAGE', value: '1' }
-        { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
-        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
-        { name: 'Storage__BlobServiceUri', value: blobEndpoint }
-        { name: 'Storage__TableServiceUri', value: tableEndpoint }
-        { name: 'Router__MaxBodyBytes', value: string(maxBodyBytes) }
-        { name: 'Router__DefaultTenantRequestsPerSecond', value: string(defaultTenantRequestsPerSecond) }
-        { name: 'Router__ForwardTimeoutSeconds', value: string(forwardTimeoutSeconds) }
-        { name: 'Router__ConnectTimeoutSeconds', value: string(connectTimeoutSeconds) }
-        { name: 'Router__RequestTimeoutSeconds', value: string(requestTimeoutSeconds) }
-        { name: 'Internal__ShardKey', value: internalShardKey }
-        { name: 'Router__AdminKey', value: adminKey }
-      ]
     }
+  }
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource internalShardKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: internalShardKeySecretName
+}
+
+resource adminKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: adminKeySecretName
+}
+
+// Key Vault Secrets User for the router's identity on the two secrets, before the settings that refer to them.
+module secretAccess '../core/keyvault-roles.bicep' = {
+  name: '${deployment().name}-secrets'
+  params: {
+    keyVaultName: vault.name
+    secretNames: [
+      internalShardKeySecret.name
+      adminKeySecret.name
+    ]
+    principalIds: [
+      router.identity.principalId
+    ]
+  }
+}
+
+// App settings live in their own resource, after the Key Vault role assignments: the secrets are Key Vault
+// references without a version (the latest version is used; see docs/deploy.md, "Key Vault"), resolved by
+// the app's system-assigned identity.
+resource routerSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: router
+  name: 'appsettings'
+  dependsOn: [
+    secretAccess
+  ]
+  properties: {
+    FUNCTIONS_EXTENSION_VERSION: '~4'
+    FUNCTIONS_WORKER_RUNTIME: 'dotnet-isolated'
+    WEBSITE_RUN_FROM_PACKAGE: '1'
+    AzureWebJobsStorage__accountName: storageAccountName
+    APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+    Storage__BlobServiceUri: blobEndpoint
+    Storage__TableServiceUri: tableEndpoint
+    Router__MaxBodyBytes: string(maxBodyBytes)
+    Router__DefaultTenantRequestsPerSecond: string(defaultTenantRequestsPerSecond)
+    Router__ForwardTimeoutSeconds: string(forwardTimeoutSeconds)
+    Router__ConnectTimeoutSeconds: string(connectTimeoutSeconds)
+    Router__RequestTimeoutSeconds: string(requestTimeoutSeconds)
+    Internal__ShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeySecret.properties.secretUri})'
+    Router__AdminKey: '@Microsoft.KeyVault(SecretUri=${adminKeySecret.properties.secretUri})'
   }
 }
 

@@ -98,9 +98,11 @@ param blobEndpoint string
 param tableEndpoint string
 param applicationInsightsConnectionString string
 
-@secure()
-@description('Internal key sent to / required by the shards (Internal__ShardKey); from main.bicep.')
-param internalShardKey string
+@description('Name of the platform\'s Key Vault (core/keyvault.bicep).')
+param keyVaultName string
+
+@description('Key Vault secret of the internal key sent to the shards (Internal__ShardKey, a Key Vault reference).')
+param internalShardKeySecretName string
 
 var planCount = (shardCount + shardsPerPlan - 1) / shardsPerPlan
 var serviceTags = union(tags, { 'serverless-role': 'shard' })
@@ -153,14 +155,40 @@ resource shards 'Microsoft.Web/sites@2024-04-01' = [
   }
 ]
 
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource internalShardKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: internalShardKeySecretName
+}
+
+// Key Vault Secrets User for every shard's identity on the internal key, before the settings that refer to it.
+module secretAccess '../core/keyvault-roles.bicep' = {
+  name: '${deployment().name}-secrets'
+  params: {
+    keyVaultName: vault.name
+    secretNames: [
+      internalShardKeySecret.name
+    ]
+    principalIds: [for i in range(0, shardCount): shards[i].identity.principalId]
+  }
+}
+
 // App settings live in their own resource so that Shard__BaseUrl can use the app's real default host
-// name (which may be a regional unique name, not always <name>.azurewebsites.net).
+// name (which may be a regional unique name, not always <name>.azurewebsites.net), and so that they come
+// after the Key Vault role assignments: Internal__ShardKey is a Key Vault reference without a version (see
+// docs/deploy.md, "Key Vault"), resolved by the app's system-assigned identity.
 // No Azure Files content share: shared keys are off on the account, so the Linux Premium apps keep
 // their code in App Service storage and run from the deployed package.
 resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
   for i in range(0, shardCount): {
     parent: shards[i]
     name: 'appsettings'
+    dependsOn: [
+      secretAccess
+    ]
     properties: {
       FUNCTIONS_EXTENSION_VERSION: '~4'
       FUNCTIONS_WORKER_RUNTIME: 'dotnet-isolated'
@@ -185,7 +213,7 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       Scaling__MaxReplicas: string(maxModelReplicas)
       Scaling__IntervalSeconds: string(scalingIntervalSeconds)
       Scaling__ScaleDownAfter: scaleDownAfter
-      Internal__ShardKey: internalShardKey
+      Internal__ShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeySecret.properties.secretUri})'
     }
   }
 ]

@@ -23,7 +23,7 @@ public enum AppRegistration
 /// are exactly the ones infra/main.bicep sets for that app, apart from the exemptions listed here.
 /// </summary>
 [TestClass]
-public sealed class AppSettingsTests
+public sealed partial class AppSettingsTests
 {
     /// <summary>Settings the platform (Functions host, App Service, Application Insights, ASP.NET Core, Azure.Identity) reads, not our code.</summary>
     private static readonly string[] PlatformPrefixes = ["FUNCTIONS_", "WEBSITE_", "APPLICATIONINSIGHTS_", "AzureWebJobsStorage__", "ASPNETCORE_"];

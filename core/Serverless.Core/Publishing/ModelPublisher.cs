@@ -94,6 +94,11 @@ public sealed partial class ModelPublisher
             validation = ManifestReader.CheckInputs(manifest, inputs);
         }
 
+        if (validation is null && manifest?.Gpu == true && ModelLoader.ChargeFor(bytes.LongLength) > _options.GpuCacheBytes)
+        {
+            validation = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"model.json asks for the GPU pool, but a session of this model needs about {ModelLoader.ChargeFor(bytes.LongLength):N0} bytes of device memory (twice the file, {bytes.LongLength:N0} bytes, plus overhead), more than the GPU pool's budget of {_options.GpuCacheBytes:N0} bytes (Publisher__GpuCacheBytes); publish it for the CPU pool or raise the GPU budget");
+        }
+
         if (validation is not null)
         {
             return await RejectAsync(tenant, model, version, sha, validation, cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -10,7 +11,7 @@ namespace Serverless.Core.Routing;
 /// <see cref="ShardHeaders.Tenant"/> only when it matches. Bound by the router, the publisher and the shards
 /// (the GPU app too) under the same name, locally and in Azure.
 /// </summary>
-public sealed class InternalKeyOptions
+public sealed class InternalKeyOptions : IValidatableObject
 {
     public const string SectionName = "Internal";
 
@@ -19,6 +20,21 @@ public sealed class InternalKeyOptions
 
     /// <summary>True when a key is configured.</summary>
     public bool IsConfigured => !string.IsNullOrEmpty(ShardKey);
+
+    /// <summary>
+    /// App Service puts the literal <c>@Microsoft.KeyVault(...)</c> text in the setting when it cannot resolve
+    /// the reference (no access yet, secret missing). Every app would then "agree" on a key that is no secret,
+    /// so an app with an unresolved reference refuses to start instead.
+    /// </summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (ShardKey.StartsWith("@Microsoft.KeyVault(", StringComparison.OrdinalIgnoreCase))
+        {
+            yield return new ValidationResult(
+                "Internal__ShardKey is an unresolved Key Vault reference: the app's identity cannot read the secret yet (role assignment, secret name); see docs/deploy.md",
+                [nameof(ShardKey)]);
+        }
+    }
 
     /// <summary>
     /// True when <paramref name="presented"/> is the configured key. Constant-time: both sides are hashed

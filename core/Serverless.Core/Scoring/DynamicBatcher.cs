@@ -21,6 +21,7 @@ public sealed class DynamicBatcher
     private readonly TimeProvider _time;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly List<Pending> _deferred = [];
+    private readonly SemaphoreSlim _runSlots;
     private int _runs;
 
     public DynamicBatcher(ModelSession session, BatchingSettings settings, TimeProvider time)
@@ -28,6 +29,7 @@ public sealed class DynamicBatcher
         _session = session;
         _settings = settings;
         _time = time;
+        _runSlots = new SemaphoreSlim(Math.Max(1, settings.MaxConcurrentRuns));
         _ = Task.Run(LoopAsync);
     }
 
@@ -93,6 +95,9 @@ public sealed class DynamicBatcher
         var reader = _queue.Reader;
         while (true)
         {
+            // A batch is formed only when a run slot is free: while every slot runs, requests pile up
+            // in the queue and the next batch is the fuller for it.
+            await _runSlots.WaitAsync().ConfigureAwait(false);
             Pending first;
             if (_deferred.Count > 0)
             {
@@ -108,6 +113,7 @@ public sealed class DynamicBatcher
 
                 if (!reader.TryRead(out first!))
                 {
+                    _runSlots.Release();
                     continue;
                 }
             }
@@ -170,7 +176,18 @@ public sealed class DynamicBatcher
                 }
             }
 
-            Run(batch, rows);
+            var batchRows = rows;
+            _ = Task.Run(() =>
+            {
+                try
+                {
+                    Run(batch, batchRows);
+                }
+                finally
+                {
+                    _runSlots.Release();
+                }
+            });
         }
     }
 

@@ -15,6 +15,13 @@ public sealed partial class ModelLoader
     /// </summary>
     private const long FixedOverheadBytes = 64 * 1024;
 
+    /// <summary>
+    /// What a loaded session of a model file of <paramref name="fileBytes"/> is charged against a cache budget
+    /// (host or device memory): twice the file (the weights once as read, once as ORT's initializers) plus a
+    /// fixed overhead for the session's own state.
+    /// </summary>
+    public static long ChargeFor(long fileBytes) => (fileBytes * 2) + FixedOverheadBytes;
+
     private readonly StorageClients _storage;
     private readonly OrtRuntime _runtime;
     private readonly ModelDiskTier _diskTier;
@@ -44,7 +51,7 @@ public sealed partial class ModelLoader
         }
 
         var session = _runtime.CreateSession(bytes);
-        var loaded = new ModelSession(version.Model, version.Version, session, (bytes.LongLength * 2) + FixedOverheadBytes) { LoadSource = source };
+        var loaded = new ModelSession(version.Model, version.Version, session, ChargeFor(bytes.LongLength)) { LoadSource = source };
         var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         _loadTime.Record(elapsed, new KeyValuePair<string, object?>("source", source));
         LogLoaded(version.Tenant, version.Model, version.Version, bytes.LongLength, source, elapsed);

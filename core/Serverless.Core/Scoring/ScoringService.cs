@@ -55,7 +55,7 @@ public sealed partial class ScoringService
             var outputNames = TensorCodec.SelectOutputs(session, request);
             if (entry.BatchMaxQueueDelayUs > 0 && DynamicBatcher.CanBatch(session))
             {
-                var settings = new BatchingSettings(TimeSpan.FromMicroseconds(entry.BatchMaxQueueDelayUs), Math.Max(1, entry.BatchPreferredSize), entry.MaxBatch > 0 ? entry.MaxBatch : MaxBatchRows);
+                var settings = new BatchingSettings(TimeSpan.FromMicroseconds(entry.BatchMaxQueueDelayUs), Math.Max(1, entry.BatchPreferredSize), entry.MaxBatch > 0 ? entry.MaxBatch : MaxBatchRows, Environment.ProcessorCount);
                 var answer = await session.GetOrCreateBatcher(settings, _time).RunAsync(request, outputNames, model, entry.Version, cancellationToken).ConfigureAwait(false);
                 return new ScoringResult(200, answer, entry.Version, lease.CacheHit) { LoadSource = lease.CacheHit ? null : session.LoadSource };
             }

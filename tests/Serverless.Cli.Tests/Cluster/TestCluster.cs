@@ -55,11 +55,14 @@ public sealed class TestCluster : IAsyncDisposable
 
     public string DemoKey => State.Tenants[0].ApiKey;
 
+    /// <summary>The GPU app's budget in test clusters: small, so a test can publish a GPU model too large for it.</summary>
+    public const long GpuCacheBytes = 32L * 1024 * 1024;
+
     public static async Task<TestCluster> StartAsync(int shards, IReadOnlyDictionary<string, string>? shardSettings = null, CancellationToken cancellationToken = default)
     {
         var directory = new StateDirectory(Path.Combine(Path.GetTempPath(), "serverless-test-" + Guid.NewGuid().ToString("N")[..8]));
         var cluster = new LocalCluster(directory, message => Console.WriteLine(message));
-        var options = new LocalClusterOptions { Shards = shards, RouterPort = 0, PersistStorage = false, ShardCacheBytes = 256L * 1024 * 1024 };
+        var options = new LocalClusterOptions { Shards = shards, RouterPort = 0, PersistStorage = false, ShardCacheBytes = 256L * 1024 * 1024, GpuCacheBytes = GpuCacheBytes };
         foreach (var (key, value) in shardSettings ?? new Dictionary<string, string>())
         {
             options.ShardSettings[key] = value;

@@ -57,6 +57,27 @@ public sealed class ManifestTests
     }
 
     [TestMethod]
+    public async Task GpuModel_LargerThanTheGpuBudget_IsRejectedAtPublish_AndFitsTheCpuPool()
+    {
+        // 5M floats: a 20 MB file, charged ~40 MB, over the test clusters' 32 MiB GPU budget but well under the shards'.
+        var weights = new float[5_000_000];
+        var bytes = new OnnxModelBuilder("big")
+            .AddInput("x", OnnxElementType.Float, "batch", 1000L)
+            .AddOutput("y", OnnxElementType.Float, "batch", 5000L)
+            .AddInitializer("W", weights, 1000, 5000)
+            .AddNode("MatMul", ["x", "W"], ["y"])
+            .ToBytes();
+
+        var gpu = await Cluster.PublishAsync("demo", "manifest-gpu-too-big", "1", bytes, Encoding.UTF8.GetBytes("""{"gpu": true}"""));
+        Assert.AreEqual(ModelStates.Rejected, gpu.State);
+        StringAssert.Contains(gpu.Error, "GPU pool's budget");
+        StringAssert.Contains(gpu.Error, TestCluster.GpuCacheBytes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
+
+        var cpu = await Cluster.PublishAsync("demo", "manifest-gpu-too-big", "2", bytes);
+        Assert.AreEqual(ModelStates.Ready, cpu.State, cpu.Error);
+    }
+
+    [TestMethod]
     [DataRow("manifest-empty", "", "empty", DisplayName = "0-byte model.json")]
     [DataRow("manifest-not-json", "this is { not json", "not valid", DisplayName = "not JSON")]
     [DataRow("manifest-unknown-prop", """{"gpuu": true}""", "gpuu", DisplayName = "unknown property")]

@@ -86,7 +86,18 @@ internal sealed class BenchCluster : IAsyncDisposable
     }
 
     /// <summary>Publishes version 1 of each model through the drop, <paramref name="parallelism"/> at a time; throws on a rejection.</summary>
-    public async Task PublishAsync(IReadOnlyList<string> models, Func<int, byte[]> content, int parallelism, Action<string> log, CancellationToken cancellationToken)
+    public Task PublishAsync(IReadOnlyList<string> models, Func<int, byte[]> content, int parallelism, Action<string> log, CancellationToken cancellationToken) =>
+        PublishAsync(Tenant, models, content, null, parallelism, log, cancellationToken);
+
+    /// <summary>Adds (or re-keys) another tenant, for scenarios with several: its shuffle shard size and request quota.</summary>
+    public async Task<string> AddTenantAsync(string tenant, int? shuffleShardSize, int requestsPerSecond, CancellationToken cancellationToken)
+    {
+        var tenants = new TenantStore(Storage, _cache);
+        return await tenants.AddKeyAsync(tenant, shuffleShardSize, requestsPerSecond, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Publishes version 1 of each model of <paramref name="tenant"/>, with <paramref name="manifest"/> as model.json when given.</summary>
+    public async Task PublishAsync(string tenant, IReadOnlyList<string> models, Func<int, byte[]> content, byte[]? manifest, int parallelism, Action<string> log, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(models);
         var done = 0;
@@ -94,7 +105,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         var lastReport = DateTime.UtcNow;
         await Parallel.ForEachAsync(Enumerable.Range(0, models.Count), new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken }, async (i, ct) =>
         {
-            var outcome = await Publisher.PublishAsync(Tenant, models[i], "1", content(i), TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
+            var outcome = await Publisher.PublishAsync(tenant, models[i], "1", content(i), manifest, TimeSpan.FromMinutes(5), null, ct).ConfigureAwait(false);
             if (outcome.State != ModelStates.Ready)
             {
                 errors.Enqueue($"{models[i]}: {outcome.State} {outcome.Error}");
@@ -114,11 +125,14 @@ internal sealed class BenchCluster : IAsyncDisposable
     }
 
     /// <summary>The first replica's base URL of a model, from the router's direct-mode placement answer.</summary>
-    public async Task<Uri> ShardUrlAsync(HttpClient http, string model, CancellationToken cancellationToken)
+    public Task<Uri> ShardUrlAsync(HttpClient http, string model, CancellationToken cancellationToken) => ShardUrlAsync(http, model, ApiKey, cancellationToken);
+
+    /// <summary>The first replica's base URL of a model of the tenant whose key is <paramref name="apiKey"/>.</summary>
+    public async Task<Uri> ShardUrlAsync(HttpClient http, string model, string apiKey, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(http);
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(RouterUrl, $"/v2/models/{model}/placement"));
-        request.Headers.TryAddWithoutValidation("x-api-key", ApiKey);
+        request.Headers.TryAddWithoutValidation("x-api-key", apiKey);
         using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
         var placement = await response.Content.ReadFromJsonAsync(CoreJsonContext.Default.PlacementResponse, cancellationToken).ConfigureAwait(false);

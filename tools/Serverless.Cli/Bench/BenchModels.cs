@@ -55,11 +55,57 @@ internal static class BenchModels
             .ToBytes();
     }
 
-    /// <summary>A batch-1 request for <see cref="OneMegabyte"/> (input x FP32 [1,512]).</summary>
-    public static byte[] OneMegabyteRequest()
+    /// <summary>Width of the batching scenario's MLP input and output.</summary>
+    public const int MlpWidth = 256;
+
+    /// <summary>Width of the batching scenario's MLP hidden layer.</summary>
+    public const int MlpHidden = 4096;
+
+    /// <summary>
+    /// A ~8 MiB MLP: <c>y = relu(x · W1 + b1) · W2</c>, W1 FP32 [256, 4096], W2 [4096, 256], with a free
+    /// batch dimension, so dynamic batching can stack requests. At batch 1 each run streams all the
+    /// weights for one row; batched, it streams them once for many.
+    /// </summary>
+    public static byte[] Mlp(int seed)
     {
-        var json = new StringBuilder("""{"inputs":[{"name":"x","shape":[1,512],"datatype":"FP32","data":[""");
-        for (var i = 0; i < ColdSide; i++)
+        var random = new Random(seed);
+        var w1 = new float[MlpWidth * MlpHidden];
+        var w2 = new float[MlpHidden * MlpWidth];
+        var b1 = new float[MlpHidden];
+        for (var i = 0; i < w1.Length; i++)
+        {
+            w1[i] = (float)(random.NextDouble() - 0.5) / MlpWidth;
+            w2[i] = (float)(random.NextDouble() - 0.5) / MlpHidden;
+        }
+
+        for (var i = 0; i < b1.Length; i++)
+        {
+            b1[i] = (float)(random.NextDouble() - 0.5) / 10;
+        }
+
+        return new OnnxModelBuilder("mlp")
+            .AddInput("x", OnnxElementType.Float, "batch", (long)MlpWidth)
+            .AddOutput("y", OnnxElementType.Float, "batch", (long)MlpWidth)
+            .AddInitializer("W1", w1, MlpWidth, MlpHidden)
+            .AddInitializer("b1", b1, MlpHidden)
+            .AddInitializer("W2", w2, MlpHidden, MlpWidth)
+            .AddNode("MatMul", ["x", "W1"], ["h0"])
+            .AddNode("Add", ["h0", "b1"], ["h1"])
+            .AddNode("Relu", ["h1"], ["h"])
+            .AddNode("MatMul", ["h", "W2"], ["y"])
+            .ToBytes();
+    }
+
+    /// <summary>A batch-1 request for <see cref="Mlp"/> (input x FP32 [1,256]).</summary>
+    public static byte[] MlpRequest() => RowRequest(MlpWidth);
+
+    /// <summary>A batch-1 request for <see cref="OneMegabyte"/> (input x FP32 [1,512]).</summary>
+    public static byte[] OneMegabyteRequest() => RowRequest(ColdSide);
+
+    private static byte[] RowRequest(int width)
+    {
+        var json = new StringBuilder("""{"inputs":[{"name":"x","shape":[1,""").Append(width.ToString(CultureInfo.InvariantCulture)).Append("""],"datatype":"FP32","data":[""");
+        for (var i = 0; i < width; i++)
         {
             json.Append(i == 0 ? "" : ",").Append(((i % 7) * 0.25).ToString(CultureInfo.InvariantCulture));
         }

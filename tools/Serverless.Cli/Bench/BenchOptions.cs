@@ -3,7 +3,7 @@ namespace Serverless.Cli.Bench;
 /// <summary>What <c>serverless bench</c> runs and for how long.</summary>
 internal sealed class BenchOptions
 {
-    public static readonly string[] AllScenarios = ["floor-ort", "floor-http", "shard", "router", "cold", "zipf", "density"];
+    public static readonly string[] AllScenarios = ["floor-ort", "floor-http", "shard", "router", "cold", "zipf", "batching", "isolation", "density"];
 
     /// <summary>The scenarios to run, in order.</summary>
     public IReadOnlyList<string> Scenarios { get; set; } = AllScenarios;

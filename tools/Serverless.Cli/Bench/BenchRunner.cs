@@ -57,7 +57,7 @@ internal sealed partial class BenchRunner
                 .ToResult("floor-http-2hop", "floor-http 2 hops", ClosedMode));
         }
 
-        if (_options.Runs("shard") || _options.Runs("router") || _options.Runs("cold") || _options.Runs("zipf"))
+        if (_options.Runs("shard") || _options.Runs("router") || _options.Runs("cold") || _options.Runs("zipf") || _options.Runs("isolation"))
         {
             await using var cluster = await BenchCluster.OpenAsync(reuse: true, _options.Shards, _options.ShardCacheBytes, _log, cancellationToken).ConfigureAwait(false);
             report.Cluster = cluster.Description;
@@ -89,6 +89,16 @@ internal sealed partial class BenchRunner
             {
                 results.Add(await ZipfAsync(generator, cluster, cancellationToken).ConfigureAwait(false));
             }
+
+            if (_options.Runs("isolation"))
+            {
+                results.AddRange(await new IsolationScenario(_options, _log).RunAsync(generator, cluster, cancellationToken).ConfigureAwait(false));
+            }
+        }
+
+        if (_options.Runs("batching"))
+        {
+            results.AddRange(await new BatchingScenario(_options, _log).RunAsync(generator, cancellationToken).ConfigureAwait(false));
         }
 
         if (_options.Runs("density"))

@@ -56,6 +56,12 @@ internal static class TargetCheck
             verdicts.Add(Missing("≥ 20,000 tiny models resident in one shard within 2 GiB"));
         }
 
+        // Issue 8's isolation target, checked when the isolation scenario ran.
+        if (Find("isolation-alone") is { } alone && Find("isolation-flood") is { } during)
+        {
+            verdicts.Add(AtMost("quiet tenant's p99 while a neighbour floods ≤ 2 × its p99 alone", during.P99Ms, 2 * alone.P99Ms, "ms"));
+        }
+
         return verdicts;
     }
 

@@ -68,6 +68,7 @@ public sealed class LocalCluster
             state.Publisher = StartApp("publisher", "publisher", Azurite.FreePort(), connectionString, new Dictionary<string, string>
             {
                 ["ModelDropStorage"] = connectionString,
+                ["Publisher__GpuCacheBytes"] = GpuCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             });
             if (options.Gpu)
             {
@@ -143,6 +144,8 @@ public sealed class LocalCluster
         return false;
     }
 
+    private long GpuCacheBytes => _options.GpuCacheBytes ?? _options.ShardCacheBytes;
+
     public static StorageClients CreateStorage(string connectionString) =>
         new(Options.Create(new StorageOptions { ConnectionString = connectionString }));
 
@@ -159,7 +162,7 @@ public sealed class LocalCluster
             ["Shard__Id"] = id,
             ["Shard__Pool"] = "gpu",
             ["Shard__BaseUrl"] = $"http://127.0.0.1:{port}",
-            ["Shard__CacheBytes"] = _options.ShardCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Shard__CacheBytes"] = GpuCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Shard__DiskTierPath"] = Path.Combine(_state.Path, "tier", id),
             ["Ort__ExecutionProvider"] = "cuda",
             ["Internal__ShardKey"] = _internalKey,

@@ -22,4 +22,7 @@ public sealed class LocalClusterOptions
 
     /// <summary>Each shard's session cache budget.</summary>
     public long ShardCacheBytes { get; set; } = 512L * 1024 * 1024;
+
+    /// <summary>The GPU app's session budget; null = <see cref="ShardCacheBytes"/>. The publisher refuses GPU models that would not fit.</summary>
+    public long? GpuCacheBytes { get; set; }
 }

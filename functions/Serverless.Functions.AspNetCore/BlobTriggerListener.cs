@@ -14,7 +14,10 @@ namespace Serverless.Functions.AspNetCore;
 /// Fires a blob-triggered function for each new or changed blob matching its path, as the Functions
 /// host's polling blob trigger does: it lists the container, and keeps a receipt (blob name + ETag) in
 /// container <c>azure-webjobs-hosts</c> for each blob handled, so a restart does not fire everything again.
-/// A failing invocation is retried on the next polls, up to <see cref="MaxAttempts"/> times.
+/// A failing invocation is retried with exponential backoff (1, 2, 4, 8 s…), up to <see cref="MaxAttempts"/>
+/// times; a failure because storage is unreachable does not count as an attempt, so an outage of any length
+/// ends with the drop published, not given up on. (The Functions host's blob trigger likewise retries, then
+/// gives up to a poison queue; the publisher's own verdicts are Ready or Rejected rows, never exceptions.)
 /// </summary>
 internal sealed partial class BlobTriggerListener : BackgroundService
 {
@@ -29,6 +32,7 @@ internal sealed partial class BlobTriggerListener : BackgroundService
     private readonly Regex _pattern;
     private readonly Dictionary<string, ETag> _handled = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTime> _retryAt = new(StringComparer.Ordinal);
 
     public BlobTriggerListener(FunctionMethod function, IServiceProvider services, IConfiguration configuration, ILogger<BlobTriggerListener> logger)
     {
@@ -106,26 +110,48 @@ internal sealed partial class BlobTriggerListener : BackgroundService
                 continue;
             }
 
+            if (_retryAt.TryGetValue(blob.Name, out var retryAt) && DateTime.UtcNow < retryAt)
+            {
+                continue;
+            }
+
             var attempt = _attempts.GetValueOrDefault(blob.Name) + 1;
-            _attempts[blob.Name] = attempt;
             try
             {
                 await InvokeAsync(blob.Name, etag, match, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
+                var outage = IsStorageOutage(e);
                 LogInvocationFailed(e, _invoker.Name, blob.Name, attempt);
-                if (attempt < MaxAttempts)
+                if (!outage)
                 {
+                    _attempts[blob.Name] = attempt;
+                }
+
+                if (outage || attempt < MaxAttempts)
+                {
+                    _retryAt[blob.Name] = DateTime.UtcNow + TimeSpan.FromSeconds(Math.Min(30, 1 << Math.Min(attempt - 1, 5)));
                     continue;
                 }
             }
 
             _attempts.Remove(blob.Name);
+            _retryAt.Remove(blob.Name);
             await WriteReceiptAsync(blob.Name, etag, cancellationToken).ConfigureAwait(false);
             _handled[blob.Name] = etag;
         }
     }
+
+    /// <summary>Storage unreachable or failing on its side (transport error, 408, 429, 5xx), possibly wrapped by the invoker or the SDK's retries.</summary>
+    private static bool IsStorageOutage(Exception exception) => exception switch
+    {
+        RequestFailedException failed => failed.Status is 0 or 408 or 429 or >= 500,
+        AggregateException aggregate => aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(IsStorageOutage),
+        System.Reflection.TargetInvocationException { InnerException: { } inner } => IsStorageOutage(inner),
+        HttpRequestException or IOException => true,
+        _ => false,
+    };
 
     private async Task InvokeAsync(string blobName, ETag etag, Match match, CancellationToken cancellationToken)
     {

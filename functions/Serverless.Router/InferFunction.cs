@@ -7,6 +7,7 @@ using Serverless.Core.Observability;
 using Serverless.Core.Protocol;
 using Serverless.Core.Routing;
 using Serverless.Core.Scoring;
+using Serverless.Core.Tenancy;
 
 namespace Serverless.Router;
 
@@ -35,7 +36,17 @@ public sealed class InferFunction
     private async Task<IActionResult> InferAsync(HttpRequest request, string model, string? version, CancellationToken cancellationToken)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var tenant = await _router.AuthenticateAsync(TenantAuthentication.ApiKey(request), cancellationToken).ConfigureAwait(false);
+        Tenant? tenant;
+        try
+        {
+            tenant = await _router.AuthenticateAsync(TenantAuthentication.ApiKey(request), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ScoringException e)
+        {
+            // Table storage away and this tenant not read before: 503, retry.
+            return new JsonBytesResult(e.StatusCode, JsonBodies.Error(e.Message));
+        }
+
         if (tenant is null)
         {
             return JsonBytesResult.From(RouterService.Unauthorized());

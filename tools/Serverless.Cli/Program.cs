@@ -1,5 +1,12 @@
 using System.CommandLine;
 using Serverless.Cli.Commands;
+using Spectre.Console;
+
+// Piped into a file or another program, tables get room instead of an 80-column default that wraps every name.
+if (Console.IsOutputRedirected)
+{
+    AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 240);
+}
 
 var root = new RootCommand("serverless: run, publish to and inspect the multi-model scoring platform")
 {

@@ -180,6 +180,23 @@ public sealed class OnnxModelBuilder
         return this;
     }
 
+    /// <summary>
+    /// Adds a tensor whose raw data need not fit its shape: a malformed file on purpose, for tests of what
+    /// the platform refuses (a shape declaring far more than the bytes hold).
+    /// </summary>
+    public OnnxModelBuilder AddMalformedInitializer(string name, OnnxElementType type, long[] dims, ReadOnlySpan<byte> rawData)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(dims);
+        var writer = new ProtobufWriter();
+        WriteDims(writer, dims);
+        writer.WriteInt32(TensorDataType, (int)type);
+        writer.WriteString(TensorName, name);
+        writer.WriteBytes(TensorRawData, rawData);
+        _initializers.Add(writer.ToArray());
+        return this;
+    }
+
     /// <summary>Adds a FLOAT constant tensor; no dimensions means a scalar.</summary>
     public OnnxModelBuilder AddInitializer(string name, float[] data, params long[] dims)
     {

@@ -170,7 +170,7 @@ public static class OnnxModelInspector
         return key == "location" ? value : null;
     }
 
-    private static bool TryReadVarint(ReadOnlySpan<byte> data, ref int position, out ulong value)
+    internal static bool TryReadVarint(ReadOnlySpan<byte> data, ref int position, out ulong value)
     {
         value = 0;
         for (var shift = 0; shift < 64 && position < data.Length; shift += 7)

@@ -10,27 +10,24 @@ public sealed class PlacementStore
 {
     private static readonly TimeSpan CacheDuration = TimeSpan.FromSeconds(2);
     private readonly StorageClients _storage;
-    private readonly IMemoryCache _cache;
+    private readonly LastKnownGoodCache _reads;
 
     public PlacementStore(StorageClients storage, IMemoryCache cache)
     {
         _storage = storage;
-        _cache = cache;
+        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, TimeProvider.System);
     }
 
     /// <summary>The model's override row, or null when its placement is purely hashed.</summary>
     public async ValueTask<PlacementEntity?> GetAsync(string tenant, string model, CancellationToken cancellationToken)
     {
         var key = ModelNames.ModelKey(tenant, model);
-        if (_cache.TryGetValue("placement:" + key, out PlacementEntity? cached))
+        // "No override row" is kept as well as a row: while Table storage is away, hashing goes on as it was.
+        return await _reads.GetOrLoadAsync("placement:" + key, CacheDuration, async ct =>
         {
-            return cached;
-        }
-
-        var response = await _storage.PlacementsTable.GetEntityIfExistsAsync<PlacementEntity>(key, PlacementEntity.RowKeyValue, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var entity = response.HasValue ? response.Value : null;
-        _cache.Set("placement:" + key, entity, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheDuration, Size = 1 });
-        return entity;
+            var response = await _storage.PlacementsTable.GetEntityIfExistsAsync<PlacementEntity>(key, PlacementEntity.RowKeyValue, cancellationToken: ct).ConfigureAwait(false);
+            return response.HasValue ? response.Value : null;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Sets the model's replica count, with ETag concurrency (read, change, write if unchanged).</summary>
@@ -59,7 +56,7 @@ public sealed class PlacementStore
                     await _storage.PlacementsTable.AddEntityAsync(new PlacementEntity { PartitionKey = key, Replicas = replicas, Reason = reason }, cancellationToken).ConfigureAwait(false);
                 }
 
-                _cache.Remove("placement:" + key);
+                _reads.Expire<PlacementEntity?>("placement:" + key);
                 return;
             }
             catch (RequestFailedException e) when (e.Status is 409 or 412)

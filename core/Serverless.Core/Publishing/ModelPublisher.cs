@@ -68,7 +68,14 @@ public sealed partial class ModelPublisher
         {
             if (existing.Sha256 == sha)
             {
-                // The same bytes dropped again: publishing is idempotent.
+                // The same bytes dropped again: publishing is idempotent. It is also the repair pass of a
+                // publish cut short after its Ready row (the drop has no receipt, so it fires again): the
+                // `latest` alias, written after the row, is brought up to date.
+                if (existing.State == ModelStates.Ready)
+                {
+                    await _lifecycle.UpdateLatestAsync(tenant, model, cancellationToken).ConfigureAwait(false);
+                }
+
                 return new PublishOutcome(existing.State, "", existing);
             }
 
@@ -174,6 +181,11 @@ public sealed partial class ModelPublisher
         if (OnnxModelInspector.FindExternalData(bytes) is { } external)
         {
             return external;
+        }
+
+        if (OnnxModelBounds.Check(bytes) is { } unbounded)
+        {
+            return unbounded;
         }
 
         ModelSession probe;

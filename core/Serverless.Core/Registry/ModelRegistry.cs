@@ -16,31 +16,29 @@ public sealed class ModelRegistry
     public const string LatestAlias = "latest";
     private static readonly TimeSpan CacheDuration = TimeSpan.FromSeconds(2);
     private readonly StorageClients _storage;
-    private readonly IMemoryCache _cache;
+    private readonly LastKnownGoodCache _reads;
 
     public ModelRegistry(StorageClients storage, IMemoryCache cache)
     {
         _storage = storage;
-        _cache = cache;
+        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, TimeProvider.System);
     }
 
     /// <summary>All rows (versions and aliases) of one model, possibly a moment old.</summary>
     public async ValueTask<IReadOnlyList<ModelVersionEntity>> GetRowsAsync(string tenant, string model, CancellationToken cancellationToken)
     {
         var key = ModelNames.ModelKey(tenant, model);
-        if (_cache.TryGetValue("registry:" + key, out IReadOnlyList<ModelVersionEntity>? cached) && cached is not null)
+        // While Table storage is away, the rows last read stand in (LastKnownGoodCache): resident models keep serving.
+        return await _reads.GetOrLoadAsync("registry:" + key, CacheDuration, async ct =>
         {
-            return cached;
-        }
+            var rows = new List<ModelVersionEntity>();
+            await foreach (var row in _storage.ModelsTable.QueryAsync<ModelVersionEntity>(e => e.PartitionKey == key, cancellationToken: ct).ConfigureAwait(false))
+            {
+                rows.Add(row);
+            }
 
-        var rows = new List<ModelVersionEntity>();
-        await foreach (var row in _storage.ModelsTable.QueryAsync<ModelVersionEntity>(e => e.PartitionKey == key, cancellationToken: cancellationToken).ConfigureAwait(false))
-        {
-            rows.Add(row);
-        }
-
-        _cache.Set("registry:" + key, (IReadOnlyList<ModelVersionEntity>)rows, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheDuration, Size = 1 });
-        return rows;
+            return (IReadOnlyList<ModelVersionEntity>)rows;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -83,7 +81,7 @@ public sealed class ModelRegistry
     }
 
     /// <summary>Forgets the cached rows of a model, after a change to them.</summary>
-    public void Invalidate(string tenant, string model) => _cache.Remove("registry:" + ModelNames.ModelKey(tenant, model));
+    public void Invalidate(string tenant, string model) => _reads.Expire<IReadOnlyList<ModelVersionEntity>>("registry:" + ModelNames.ModelKey(tenant, model));
 
     /// <summary>Reads one version row straight from storage (no cache).</summary>
     public async Task<ModelVersionEntity?> GetAsync(string tenant, string model, string version, CancellationToken cancellationToken)
@@ -96,7 +94,7 @@ public sealed class ModelRegistry
     public async Task UpsertAsync(ModelVersionEntity entity, CancellationToken cancellationToken)
     {
         await _storage.ModelsTable.UpsertEntityAsync(entity, Azure.Data.Tables.TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-        _cache.Remove("registry:" + entity.PartitionKey);
+        _reads.Expire<IReadOnlyList<ModelVersionEntity>>("registry:" + entity.PartitionKey);
     }
 
     /// <summary>Lists every version row (not aliases), of one tenant or of all.</summary>

@@ -24,5 +24,11 @@ public sealed class ScoringException : Exception
         StatusCode = statusCode;
     }
 
+    public ScoringException(int statusCode, string message, Exception innerException)
+        : base(message, innerException)
+    {
+        StatusCode = statusCode;
+    }
+
     public int StatusCode { get; }
 }

@@ -77,6 +77,13 @@ public sealed partial class ScoringService
                 }
             }
         }
+        catch (Exception e) when (e is Azure.RequestFailedException or AggregateException && Storage.StorageFaults.IsTransient(e, cancellationToken))
+        {
+            // The model's bytes could not be fetched (Blob away): 503, so the router tries another replica
+            // (which may hold it resident) and the caller may retry; the shard itself is fine.
+            LogLoadUnavailable(e, model);
+            return new ScoringResult(503, JsonBodies.Error($"model '{model}' is not loaded on this shard and storage is unreachable right now; retry shortly"), version);
+        }
         catch (ScoringException e)
         {
             return new ScoringResult(e.StatusCode, JsonBodies.Error(e.Message), version);
@@ -133,6 +140,9 @@ public sealed partial class ScoringService
     }
 
     private static string CacheKey(ModelVersionEntity entry) => string.Concat(entry.PartitionKey, "/", entry.Version, "/", entry.Sha256);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Model {Model} could not be loaded: storage is unreachable")]
+    private partial void LogLoadUnavailable(Exception exception, string model);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Model {Model} version {Version} failed to run")]
     private partial void LogRunFailed(Exception exception, string model, string version);

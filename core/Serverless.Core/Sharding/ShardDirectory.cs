@@ -13,14 +13,17 @@ public sealed class ShardDirectory
     public const int MissedHeartbeats = 3;
     private static readonly TimeSpan CacheDuration = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan DefaultHeartbeat = TimeSpan.FromSeconds(5);
+
+    /// <summary>How old the newest beat of an Active shard may be for it to be used in panic mode (below).</summary>
+    private static readonly TimeSpan PanicWindow = TimeSpan.FromMinutes(10);
     private readonly StorageClients _storage;
-    private readonly IMemoryCache _cache;
+    private readonly LastKnownGoodCache _reads;
     private readonly TimeProvider _time;
 
     public ShardDirectory(StorageClients storage, IMemoryCache cache, TimeProvider time)
     {
         _storage = storage;
-        _cache = cache;
+        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, time);
         _time = time;
     }
 
@@ -63,15 +66,25 @@ public sealed class ShardDirectory
     /// <summary>The live Active shards of a pool, sorted by id; possibly a moment old.</summary>
     public async ValueTask<IReadOnlyList<ShardInfo>> GetLiveAsync(string pool, CancellationToken cancellationToken)
     {
-        if (_cache.TryGetValue("shards:" + pool, out IReadOnlyList<ShardInfo>? cached) && cached is not null)
+        // While Table storage is away, the live set last read stands in (LastKnownGoodCache).
+        return await _reads.GetOrLoadAsync("shards:" + pool, CacheDuration, async ct =>
         {
-            return cached;
-        }
+            var all = await ListAsync(pool, ct).ConfigureAwait(false);
+            return Live(all, _time.GetUtcNow());
+        }, cancellationToken).ConfigureAwait(false);
+    }
 
-        var all = await ListAsync(pool, cancellationToken).ConfigureAwait(false);
-        var now = _time.GetUtcNow();
-        var live = new List<ShardInfo>(all.Count);
-        foreach (var row in all)
+    /// <summary>
+    /// The Active shards whose last beat is recent enough, sorted by id. When no shard at all qualifies while
+    /// Active rows exist, what failed is far more likely the heartbeats (storage away and back, a clock) than
+    /// every shard at once: like Envoy's panic threshold, the Active rows beaten within <see cref="PanicWindow"/>
+    /// are used, and the router's connection failures and ejection pass over any that really are gone.
+    /// </summary>
+    public static IReadOnlyList<ShardInfo> Live(IReadOnlyList<ShardEntity> rows, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var live = new List<ShardInfo>(rows.Count);
+        foreach (var row in rows)
         {
             // Each shard says how often it beats; rows from before that column default to 5 s.
             var beat = row.HeartbeatSeconds > 0 ? TimeSpan.FromSeconds(row.HeartbeatSeconds) : DefaultHeartbeat;
@@ -81,8 +94,18 @@ public sealed class ShardDirectory
             }
         }
 
+        if (live.Count == 0)
+        {
+            foreach (var row in rows)
+            {
+                if (row.State == ShardStates.Active && row.LastHeartbeat >= now - PanicWindow && Uri.TryCreate(row.BaseUrl, UriKind.Absolute, out var url))
+                {
+                    live.Add(new ShardInfo(row.RowKey, row.PartitionKey, url));
+                }
+            }
+        }
+
         live.Sort(static (a, b) => string.CompareOrdinal(a.Id, b.Id));
-        _cache.Set("shards:" + pool, (IReadOnlyList<ShardInfo>)live, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheDuration, Size = 1 });
         return live;
     }
 

@@ -16,16 +16,19 @@ public sealed class StorageClients
         var o = options.Value;
         // Azurite 3.35 rejects the newest service version the SDK sends; pin one both sides know.
         var blobOptions = new BlobClientOptions(BlobClientOptions.ServiceVersion.V2025_11_05);
+        var tableOptions = new TableClientOptions();
+        ConfigureRetry(blobOptions.Retry);
+        ConfigureRetry(tableOptions.Retry);
         if (!string.IsNullOrWhiteSpace(o.ConnectionString))
         {
             Blobs = new BlobServiceClient(o.ConnectionString, blobOptions);
-            Tables = new TableServiceClient(o.ConnectionString);
+            Tables = new TableServiceClient(o.ConnectionString, tableOptions);
         }
         else
         {
             var credential = new DefaultAzureCredential();
             Blobs = new BlobServiceClient(o.BlobServiceUri, credential, blobOptions);
-            Tables = new TableServiceClient(o.TableServiceUri, credential);
+            Tables = new TableServiceClient(o.TableServiceUri, credential, tableOptions);
         }
 
         Models = Blobs.GetBlobContainerClient(StorageNames.ModelsContainer);
@@ -35,6 +38,23 @@ public sealed class StorageClients
         ShardsTable = Tables.GetTableClient(StorageNames.ShardsTable);
         TenantsTable = Tables.GetTableClient(StorageNames.TenantsTable);
     }
+
+    /// <summary>
+    /// Exponential backoff with the SDK's jitter: 0.2, 0.4, 0.8 s (at most 2 s) between 3 retries. The SDK's
+    /// default (0.8 s doubling) would hold a request for ~6 s on every read while storage is away; with this, a
+    /// failed read gives up within ~1.5 s and the request path falls back on what it last knew
+    /// (<see cref="LastKnownGoodCache"/>), while publishing and loads retry on their own schedule.
+    /// </summary>
+    private static void ConfigureRetry(Azure.Core.RetryOptions retry)
+    {
+        retry.Mode = Azure.Core.RetryMode.Exponential;
+        retry.MaxRetries = 3;
+        retry.Delay = TimeSpan.FromMilliseconds(200);
+        retry.MaxDelay = TimeSpan.FromSeconds(2);
+    }
+
+    /// <summary>The process's memory of a storage outage, shared by every <see cref="LastKnownGoodCache"/> reading through these clients.</summary>
+    public StorageOutageBreaker OutageBreaker { get; } = new();
 
     public BlobServiceClient Blobs { get; }
 

@@ -15,12 +15,12 @@ public sealed class TenantStore
     private static readonly TimeSpan CacheDuration = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan UnknownCacheDuration = TimeSpan.FromSeconds(2);
     private readonly StorageClients _storage;
-    private readonly IMemoryCache _cache;
+    private readonly LastKnownGoodCache _reads;
 
     public TenantStore(StorageClients storage, IMemoryCache cache)
     {
         _storage = storage;
-        _cache = cache;
+        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, TimeProvider.System);
     }
 
     /// <summary>Creates the tenant if needed and adds a new API key to it; returns the key (shown once).</summary>
@@ -59,7 +59,7 @@ public sealed class TenantStore
                         cancellationToken).ConfigureAwait(false);
                 }
 
-                _cache.Remove(CacheKey(tenant));
+                _reads.Expire<TenantEntity?>(CacheKey(tenant));
                 return key;
             }
             catch (RequestFailedException e) when (e.Status is 409 or 412)
@@ -92,7 +92,7 @@ public sealed class TenantStore
             throw new InvalidOperationException($"tenant '{tenant}' exists already; `tenant rotate-key {tenant}` gives it a new key", e);
         }
 
-        _cache.Remove(CacheKey(tenant));
+        _reads.Expire<TenantEntity?>(CacheKey(tenant));
         return key;
     }
 
@@ -120,7 +120,7 @@ public sealed class TenantStore
             try
             {
                 await _storage.TenantsTable.UpdateEntityAsync(entity, entity.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-                _cache.Remove(CacheKey(tenant));
+                _reads.Expire<TenantEntity?>(CacheKey(tenant));
                 return key;
             }
             catch (RequestFailedException e) when (e.Status == 412)
@@ -184,17 +184,15 @@ public sealed class TenantStore
 
     private async ValueTask<TenantEntity?> GetAsync(string tenant, CancellationToken cancellationToken)
     {
-        if (_cache.TryGetValue(CacheKey(tenant), out TenantEntity? cached))
+        // Unknown tenants are cached too, briefly (and not kept past that), so a flood of bad keys does not
+        // become a flood of reads while a tenant just created is usable within seconds. A known tenant is kept
+        // while Table storage is away, so its resident models go on being served.
+        var key = CacheKey(tenant);
+        return await _reads.GetOrLoadAsync(key, CacheDuration, UnknownCacheDuration, async ct =>
         {
-            return cached;
-        }
-
-        var response = await _storage.TenantsTable.GetEntityIfExistsAsync<TenantEntity>(tenant, TenantEntity.RowKeyValue, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var entity = response.HasValue ? response.Value : null;
-        // Unknown tenants are cached too, briefly, so a flood of bad keys does not become a flood of reads
-        // while a tenant just created is usable within seconds.
-        _cache.Set(CacheKey(tenant), entity, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = entity is null ? UnknownCacheDuration : CacheDuration, Size = 1 });
-        return entity;
+            var response = await _storage.TenantsTable.GetEntityIfExistsAsync<TenantEntity>(tenant, TenantEntity.RowKeyValue, cancellationToken: ct).ConfigureAwait(false);
+            return response.HasValue ? response.Value : null;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private static string CacheKey(string tenant) => "tenant:" + tenant;

@@ -58,11 +58,15 @@ public sealed class TestCluster : IAsyncDisposable
     /// <summary>The GPU app's budget in test clusters: small, so a test can publish a GPU model too large for it.</summary>
     public const long GpuCacheBytes = 32L * 1024 * 1024;
 
-    public static async Task<TestCluster> StartAsync(int shards, IReadOnlyDictionary<string, string>? shardSettings = null, CancellationToken cancellationToken = default)
+    public static async Task<TestCluster> StartAsync(int shards, IReadOnlyDictionary<string, string>? shardSettings = null, CancellationToken cancellationToken = default) =>
+        await StartAsync(shards, shardSettings, persistStorage: false, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>As above; <paramref name="persistStorage"/> keeps Azurite's data on disk, so a stopped Azurite comes back with it.</summary>
+    public static async Task<TestCluster> StartAsync(int shards, IReadOnlyDictionary<string, string>? shardSettings, bool persistStorage, CancellationToken cancellationToken = default)
     {
         var directory = new StateDirectory(Path.Combine(Path.GetTempPath(), "serverless-test-" + Guid.NewGuid().ToString("N")[..8]));
         var cluster = new LocalCluster(directory, message => Console.WriteLine(message));
-        var options = new LocalClusterOptions { Shards = shards, RouterPort = 0, PersistStorage = false, ShardCacheBytes = 256L * 1024 * 1024, GpuCacheBytes = GpuCacheBytes };
+        var options = new LocalClusterOptions { Shards = shards, RouterPort = 0, PersistStorage = persistStorage, ShardCacheBytes = 256L * 1024 * 1024, GpuCacheBytes = GpuCacheBytes };
         foreach (var (key, value) in shardSettings ?? new Dictionary<string, string>())
         {
             options.ShardSettings[key] = value;

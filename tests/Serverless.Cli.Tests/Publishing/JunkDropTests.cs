@@ -46,6 +46,50 @@ public sealed class JunkDropTests
     }
 
     [TestMethod]
+    public async Task ConstantOfShapeBomb_IsRejectedBeforeOnnxRuntimeBuildsIt()
+    {
+        // A few bytes of shape that ORT's constant folding would unfold into 4 TB when opening the session.
+        long[] shape = [100_000, 100_000, 100];
+        var bytes = new OnnxModelBuilder("bomb")
+            .AddInput("x", OnnxElementType.Float, 1L)
+            .AddOutput("y", OnnxElementType.Float, 100_000L, 100_000L, 100L)
+            .AddInitializer("shape", shape, 3)
+            .AddNode("ConstantOfShape", ["shape"], ["zeros"])
+            .AddNode("Add", ["x", "zeros"], ["y"])
+            .ToBytes();
+        await AssertRejectedAsync("malicious-constant-of-shape", bytes, "ConstantOfShape");
+    }
+
+    [TestMethod]
+    public async Task TensorDeclaringAHugeShape_IsRejected_NamingTheTensor() =>
+        await AssertRejectedAsync(
+            "malicious-declared-shape",
+            new OnnxModelBuilder("declared")
+                .AddInput("x", OnnxElementType.Float, 1L)
+                .AddOutput("y", OnnxElementType.Float, 1L)
+                .AddMalformedInitializer("W", OnnxElementType.Float, [1_000_000, 1_000_000], [0, 0, 0, 0])
+                .AddNode("Identity", ["x"], ["y"])
+                .ToBytes(),
+            "tensor 'W'");
+
+    [TestMethod]
+    public async Task GraphWithTooManyNodes_IsRejected()
+    {
+        var builder = new OnnxModelBuilder("deep")
+            .AddInput("x", OnnxElementType.Float, 1L)
+            .AddOutput("y", OnnxElementType.Float, 1L);
+        var previous = "x";
+        for (var i = 0; i <= OnnxModelBounds.MaxNodes; i++)
+        {
+            var next = i == OnnxModelBounds.MaxNodes ? "y" : $"t{i}";
+            builder.AddNode("Identity", [previous], [next]);
+            previous = next;
+        }
+
+        await AssertRejectedAsync("malicious-many-nodes", builder.ToBytes(), "nodes");
+    }
+
+    [TestMethod]
     public async Task EmptyFile_IsRejected() =>
         await AssertRejectedAsync("junk-empty", [], "empty");
 

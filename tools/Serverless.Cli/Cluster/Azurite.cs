@@ -75,11 +75,18 @@ public static class Azurite
     }
 
     /// <summary>Starts Azurite (blob, queue, table) on free loopback ports; returns its pid and connection string once it answers.</summary>
-    public static async Task<(int Pid, string ConnectionString, int BlobPort)> StartAsync(string toolsDirectory, string? dataDirectory, string logFile, CancellationToken cancellationToken)
+    public static Task<(int Pid, string ConnectionString, int BlobPort)> StartAsync(string toolsDirectory, string? dataDirectory, string logFile, CancellationToken cancellationToken) =>
+        StartAsync(toolsDirectory, dataDirectory, logFile, null, cancellationToken);
+
+    /// <summary>
+    /// Starts Azurite on the blob, queue and table ports of <paramref name="connectionString"/> when given (a
+    /// restart the running apps reconnect to), else on free ones.
+    /// </summary>
+    public static async Task<(int Pid, string ConnectionString, int BlobPort)> StartAsync(string toolsDirectory, string? dataDirectory, string logFile, string? connectionString, CancellationToken cancellationToken)
     {
-        var blobPort = FreePort();
-        var queuePort = FreePort();
-        var tablePort = FreePort();
+        var blobPort = connectionString is null ? FreePort() : PortOf(connectionString, "BlobEndpoint");
+        var queuePort = connectionString is null ? FreePort() : PortOf(connectionString, "QueueEndpoint");
+        var tablePort = connectionString is null ? FreePort() : PortOf(connectionString, "TableEndpoint");
         var args = new List<string>
         {
             MainScript(toolsDirectory),
@@ -102,12 +109,28 @@ public static class Azurite
         var pid = ChildProcesses.Start("node", args, new Dictionary<string, string>(), logFile);
         await WaitForPortAsync(blobPort, pid, logFile, cancellationToken).ConfigureAwait(false);
         await WaitForPortAsync(tablePort, pid, logFile, cancellationToken).ConfigureAwait(false);
-        var connectionString =
+        var started =
             $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};" +
             $"BlobEndpoint=http://127.0.0.1:{blobPort}/{AccountName};" +
             $"QueueEndpoint=http://127.0.0.1:{queuePort}/{AccountName};" +
             $"TableEndpoint=http://127.0.0.1:{tablePort}/{AccountName};";
-        return (pid, connectionString, blobPort);
+        return (pid, started, blobPort);
+    }
+
+    /// <summary>The port of one endpoint (<c>BlobEndpoint=http://127.0.0.1:PORT/…</c>) of a connection string.</summary>
+    public static int PortOf(string connectionString, string endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(connectionString);
+        foreach (var part in connectionString.Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = part.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0 && part[..equals].Equals(endpoint, StringComparison.OrdinalIgnoreCase))
+            {
+                return new Uri(part[(equals + 1)..]).Port;
+            }
+        }
+
+        throw new ArgumentException($"the connection string has no {endpoint}", nameof(connectionString));
     }
 
     /// <summary>A loopback port free at this moment.</summary>

@@ -130,6 +130,53 @@ public sealed class LocalCluster
         await WaitReadyAsync(state, CreateStorage(state.Storage), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Stops Azurite (SIGTERM: it saves its data and exits) as a storage outage would; the apps keep running.
+    /// Only a cluster started with <see cref="LocalClusterOptions.PersistStorage"/> gets its data back on
+    /// <see cref="StartAzuriteAsync"/>.
+    /// </summary>
+    public async Task StopAzuriteAsync(LocalClusterState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Azurite is { } azurite)
+        {
+            await ChildProcesses.StopAsync(azurite.Pid, "azurite", TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Starts Azurite again on the same ports and data folder, so the running apps reconnect to it.</summary>
+    public async Task StartAzuriteAsync(LocalClusterState state, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var tools = Azurite.ToolsDirectory();
+        var (pid, _, blobPort) = await Azurite.StartAsync(
+            tools, _options.PersistStorage ? _state.AzuriteDataPath : null, Path.Combine(_state.LogsPath, "azurite.log"), state.Storage, cancellationToken).ConfigureAwait(false);
+        state.Azurite = new ProcessEntry("azurite", $"http://127.0.0.1:{blobPort}", pid);
+        _state.Write(state);
+    }
+
+    /// <summary>
+    /// Kills the publisher outright (SIGKILL: no cleanup, as a crash or a lost instance) and starts a new one on
+    /// the same port, which picks up the drops the old one left unfinished.
+    /// </summary>
+    public void KillAndRestartPublisher(LocalClusterState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var old = state.Publisher ?? throw new InvalidOperationException("the cluster has no publisher");
+        if (ChildProcesses.IsOurs(old.Pid, HostMarker))
+        {
+            ChildProcesses.Kill(old.Pid);
+        }
+
+        _internalKey = state.InternalKey;
+        state.Publisher = StartApp("publisher", "publisher", new Uri(old.Url).Port, state.Storage, new Dictionary<string, string>
+        {
+            ["ModelDropStorage"] = state.Storage,
+            ["Publisher__GpuCacheBytes"] = GpuCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+        _state.Write(state);
+    }
+
     /// <summary>True when any process of the state is still running.</summary>
     public static bool IsRunning(LocalClusterState state)
     {

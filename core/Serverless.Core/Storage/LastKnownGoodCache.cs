@@ -1,0 +1,137 @@
+using Microsoft.Extensions.Caching.Memory;
+using Serverless.Core.Scoring;
+
+namespace Serverless.Core.Storage;
+
+/// <summary>
+/// Storage reads of the request path (tenants, registry rows, placement rows, the live shards) through a short
+/// freshness window, keeping the last value read for <see cref="StaleLimit"/>. When storage is unreachable
+/// (<see cref="StorageFaults.IsTransient"/>) the caller gets the last known value instead of an error, and the
+/// process's <see cref="StorageOutageBreaker"/> keeps every read off storage for a few seconds, then probes it
+/// in the background while requests go on. Serving a model that is already resident must not depend on Table
+/// storage being up at that moment; anything never read before still fails, with a 503 to retry.
+/// </summary>
+public sealed class LastKnownGoodCache
+{
+    /// <summary>How long a value read once may stand in for storage while storage is away.</summary>
+    public static readonly TimeSpan StaleLimit = TimeSpan.FromMinutes(15);
+
+    private readonly IMemoryCache _cache;
+    private readonly StorageOutageBreaker _breaker;
+    private readonly TimeProvider _time;
+
+    public LastKnownGoodCache(IMemoryCache cache, StorageOutageBreaker breaker, TimeProvider time)
+    {
+        _cache = cache;
+        _breaker = breaker;
+        _time = time;
+    }
+
+    /// <summary>
+    /// The fresh cached value of <paramref name="key"/>, else what <paramref name="load"/> reads now (kept fresh
+    /// for <paramref name="freshFor"/>), else, when storage is unreachable, the last value read.
+    /// </summary>
+    public ValueTask<T> GetOrLoadAsync<T>(string key, TimeSpan freshFor, Func<CancellationToken, Task<T>> load, CancellationToken cancellationToken) =>
+        GetOrLoadAsync(key, freshFor, absentFor: null, load, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="GetOrLoadAsync{T}(string, TimeSpan, Func{CancellationToken, Task{T}}, CancellationToken)"/>; with
+    /// <paramref name="absentFor"/> set, a null answer ("no such row") is fresh for that long and not kept past
+    /// it, so a flood of made-up names neither becomes a flood of reads nor fills memory for <see cref="StaleLimit"/>.
+    /// </summary>
+    public async ValueTask<T> GetOrLoadAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, Func<CancellationToken, Task<T>> load, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(load);
+        var now = _time.GetUtcNow();
+        var known = _cache.TryGetValue(key, out LastKnownGood<T>? entry) ? entry : null;
+        if (known is not null && known.IsFresh(now))
+        {
+            return known.Value;
+        }
+
+        if (_breaker.IsOpen(now))
+        {
+            return known is not null ? known.Value : throw Unavailable(null);
+        }
+
+        if (known is not null && _breaker.IsHalfOpen(now))
+        {
+            if (_breaker.TryStartProbe())
+            {
+                _ = ProbeAsync(key, freshFor, absentFor, load);
+            }
+
+            return known.Value;
+        }
+
+        T value;
+        try
+        {
+            value = await load(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (StorageFaults.IsTransient(e, cancellationToken))
+        {
+            _breaker.Failed(_time.GetUtcNow());
+            return known is not null ? known.Value : throw Unavailable(e);
+        }
+
+        _breaker.Succeeded();
+        Store(key, value, freshFor, absentFor);
+        return value;
+    }
+
+    /// <summary>Records <paramref name="value"/> as just read (after a write by this process, say).</summary>
+    public void Set<T>(string key, T value, TimeSpan freshFor) => Store(key, value, freshFor, null);
+
+    /// <summary>The next read of <paramref name="key"/> goes to storage; the old value still stands in if storage is away.</summary>
+    public void Expire<T>(string key)
+    {
+        if (_cache.TryGetValue(key, out LastKnownGood<T>? entry) && entry is not null)
+        {
+            entry.FreshUntil(DateTimeOffset.MinValue);
+        }
+    }
+
+    // Nothing to stand in: a 503 the caller may retry, not a 500 that blames the request or the server.
+    private static ScoringException Unavailable(Exception? cause) =>
+        cause is null
+            ? new ScoringException(503, "storage is unreachable right now and this was not read before; retry shortly")
+            : new ScoringException(503, "storage is unreachable right now and this was not read before; retry shortly", cause);
+
+    private void Store<T>(string key, T value, TimeSpan freshFor, TimeSpan? absentFor)
+    {
+        var now = _time.GetUtcNow();
+        if (value is null && absentFor is { } brief)
+        {
+            _cache.Set(key, new LastKnownGood<T>(value, now + brief), new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = brief, Size = 1 });
+            return;
+        }
+
+        _cache.Set(key, new LastKnownGood<T>(value, now + freshFor), new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = StaleLimit, Size = 1 });
+    }
+
+    /// <summary>One read in the background while the breaker is half-open; requests meanwhile use what is known.</summary>
+    private async Task ProbeAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, Func<CancellationToken, Task<T>> load)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var value = await load(timeout.Token).ConfigureAwait(false);
+            _breaker.Succeeded();
+            Store(key, value, freshFor, absentFor);
+        }
+        catch (Exception e) when (StorageFaults.IsTransient(e, CancellationToken.None))
+        {
+            _breaker.Failed(_time.GetUtcNow());
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A real answer (a 4xx) means storage is back; the next request reads the key itself.
+            _breaker.Succeeded();
+        }
+        finally
+        {
+            _breaker.EndProbe();
+        }
+    }
+}

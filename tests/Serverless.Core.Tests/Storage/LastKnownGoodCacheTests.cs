@@ -1,0 +1,152 @@
+using Azure;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Time.Testing;
+using Serverless.Core.Scoring;
+using Serverless.Core.Storage;
+
+namespace Serverless.Core.Tests.Storage;
+
+[TestClass]
+public sealed class LastKnownGoodCacheTests
+{
+    private static readonly TimeSpan Fresh = TimeSpan.FromSeconds(2);
+
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-11-30T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly MemoryCache _memory = new(new MemoryCacheOptions());
+    private readonly StorageOutageBreaker _breaker = new();
+    private int _reads;
+
+    [TestCleanup]
+    public void Cleanup() => _memory.Dispose();
+
+    [TestMethod]
+    public async Task FreshValue_IsServedWithoutReading_ThenReadAgainOnceStale()
+    {
+        var cache = new LastKnownGoodCache(_memory, _breaker, _time);
+        Assert.AreEqual("v1", await cache.GetOrLoadAsync("k", Fresh, Read("v1"), CancellationToken.None));
+        Assert.AreEqual("v1", await cache.GetOrLoadAsync("k", Fresh, Read("v2"), CancellationToken.None));
+        Assert.AreEqual(1, _reads);
+
+        _time.Advance(TimeSpan.FromSeconds(3));
+        Assert.AreEqual("v2", await cache.GetOrLoadAsync("k", Fresh, Read("v2"), CancellationToken.None));
+        Assert.AreEqual(2, _reads);
+    }
+
+    [TestMethod]
+    public async Task StorageAway_ServesTheLastKnownValue_AndStopsAskingForTheRetryInterval()
+    {
+        var cache = new LastKnownGoodCache(_memory, _breaker, _time);
+        await cache.GetOrLoadAsync("k", Fresh, Read("v1"), CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(3));
+
+        Assert.AreEqual("v1", await cache.GetOrLoadAsync("k", Fresh, Fail<string>(0), CancellationToken.None), "a transport failure: the last value stands in");
+        Assert.AreEqual(2, _reads);
+        Assert.IsTrue(_breaker.IsOpen(_time.GetUtcNow()));
+
+        // While open, no read goes to storage at all, for any key.
+        Assert.AreEqual("v1", await cache.GetOrLoadAsync("k", Fresh, Fail<string>(503), CancellationToken.None));
+        await Assert.ThrowsExactlyAsync<ScoringException>(async () => await cache.GetOrLoadAsync("never-read", Fresh, Fail<string>(503), CancellationToken.None));
+        Assert.AreEqual(2, _reads, "the open breaker kept every read off storage");
+    }
+
+    [TestMethod]
+    public async Task NeverRead_AndStorageAway_Is503()
+    {
+        var cache = new LastKnownGoodCache(_memory, _breaker, _time);
+        var e = await Assert.ThrowsExactlyAsync<ScoringException>(async () => await cache.GetOrLoadAsync("k", Fresh, Fail<string>(0), CancellationToken.None));
+        Assert.AreEqual(503, e.StatusCode);
+        StringAssert.Contains(e.Message, "storage is unreachable");
+    }
+
+    [TestMethod]
+    public async Task HalfOpen_ProbesInTheBackground_AndItsSuccessClosesTheBreaker()
+    {
+        var cache = new LastKnownGoodCache(_memory, _breaker, _time);
+        await cache.GetOrLoadAsync("k", Fresh, Read("v1"), CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(3));
+        await cache.GetOrLoadAsync("k", Fresh, Fail<string>(0), CancellationToken.None);
+        _time.Advance(StorageOutageBreaker.RetryInterval);
+        Assert.IsTrue(_breaker.IsHalfOpen(_time.GetUtcNow()));
+
+        var probe = new TaskCompletionSource<string>();
+        Assert.AreEqual("v1", await cache.GetOrLoadAsync("k", Fresh, _ => probe.Task, CancellationToken.None), "the request does not wait for the probe");
+        probe.SetResult("v2");
+        await WaitUntilAsync(() => !_breaker.IsHalfOpen(_time.GetUtcNow()));
+        Assert.IsFalse(_breaker.IsOpen(_time.GetUtcNow()));
+        Assert.AreEqual("v2", await cache.GetOrLoadAsync("k", Fresh, Fail<string>(500), CancellationToken.None), "the probe's value is fresh");
+    }
+
+    [TestMethod]
+    public async Task RealAnswers_AreNotOutages()
+    {
+        var cache = new LastKnownGoodCache(_memory, _breaker, _time);
+        await cache.GetOrLoadAsync("k", Fresh, Read("v1"), CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(3));
+
+        await Assert.ThrowsExactlyAsync<RequestFailedException>(async () => await cache.GetOrLoadAsync("k", Fresh, Fail<string>(403), CancellationToken.None));
+        Assert.IsFalse(_breaker.IsOpen(_time.GetUtcNow()));
+    }
+
+    [TestMethod]
+    public async Task AbsentAnswers_WithABriefWindow_AreNotKeptAsLastKnown()
+    {
+        var cache = new LastKnownGoodCache(_memory, _breaker, _time);
+        var brief = TimeSpan.FromMilliseconds(50);
+        Assert.IsNull(await cache.GetOrLoadAsync<string?>("ghost", Fresh, brief, _ => Task.FromResult<string?>(null), CancellationToken.None));
+        Assert.AreEqual(1, _memory.Count);
+
+        // The memory cache expires entries by the real clock: let the brief window pass for both clocks.
+        await Task.Delay(200);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        // Gone with its brief window: storage away now is a 503, not a remembered "no such tenant".
+        await Assert.ThrowsExactlyAsync<ScoringException>(async () => await cache.GetOrLoadAsync<string?>("ghost", Fresh, brief, Fail<string?>(0), CancellationToken.None));
+    }
+
+    [TestMethod]
+    [DataRow(0, true)]
+    [DataRow(408, true)]
+    [DataRow(429, true)]
+    [DataRow(500, true)]
+    [DataRow(503, true)]
+    [DataRow(404, false)]
+    [DataRow(412, false)]
+    [DataRow(403, false)]
+    public void StorageFaults_TellOutagesFromAnswers(int status, bool transient)
+    {
+        Assert.AreEqual(transient, StorageFaults.IsTransient(new RequestFailedException(status, "x"), CancellationToken.None));
+        Assert.AreEqual(transient, StorageFaults.IsTransient(new AggregateException(new RequestFailedException(status, "x"), new RequestFailedException(0, "y")), CancellationToken.None));
+    }
+
+    [TestMethod]
+    public void StorageFaults_CallerCancellation_IsNotAnOutage()
+    {
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.IsFalse(StorageFaults.IsTransient(new OperationCanceledException(), cancelled.Token));
+        Assert.IsTrue(StorageFaults.IsTransient(new TaskCanceledException(), CancellationToken.None), "a timeout inside the SDK");
+        Assert.IsTrue(StorageFaults.IsTransient(new HttpRequestException("refused"), CancellationToken.None));
+        Assert.IsFalse(StorageFaults.IsTransient(new InvalidOperationException(), CancellationToken.None));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.IsTrue(condition());
+    }
+
+    private Func<CancellationToken, Task<string>> Read(string value) => _ =>
+    {
+        _reads++;
+        return Task.FromResult(value);
+    };
+
+    private Func<CancellationToken, Task<T>> Fail<T>(int status) => _ =>
+    {
+        _reads++;
+        return Task.FromException<T>(new RequestFailedException(status, $"storage says {status}"));
+    };
+}

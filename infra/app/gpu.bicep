@@ -60,6 +60,18 @@ param diskTierPath string = ''
 @minValue(0)
 param diskTierBytes int = 10737418240
 
+@description('Requests of one model running at once (Shard__MaxConcurrentRequestsPerModel).')
+@minValue(1)
+param maxConcurrentRequestsPerModel int = 64
+
+@description('Requests of one model waiting for a slot before the next gets 429 (Shard__MaxQueuedRequestsPerModel).')
+@minValue(0)
+param maxQueuedRequestsPerModel int = 256
+
+@description('Resident bytes above which the app loads no new model (Shard__MemoryLimitBytes); 0 = 90% of the memory the runtime may use.')
+@minValue(0)
+param memoryLimitBytes int = 0
+
 @description('Most models an instance prewarms at start (Shard__PrewarmModels).')
 @minValue(0)
 @maxValue(10000)
@@ -246,6 +258,9 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'Shard__BaseUrl', value: baseUrl }
             { name: 'Shard__CacheBytes', value: string(cacheBytes) }
             { name: 'Shard__DrainSeconds', value: string(drainSeconds) }
+            { name: 'Shard__MaxConcurrentRequestsPerModel', value: string(maxConcurrentRequestsPerModel) }
+            { name: 'Shard__MaxQueuedRequestsPerModel', value: string(maxQueuedRequestsPerModel) }
+            { name: 'Shard__MemoryLimitBytes', value: string(memoryLimitBytes) }
             { name: 'Shard__HeartbeatSeconds', value: string(heartbeatSeconds) }
             { name: 'Shard__DiskTierPath', value: diskTierPath }
             { name: 'Shard__DiskTierBytes', value: string(diskTierBytes) }

@@ -57,6 +57,18 @@ param diskTierPath string = ''
 @minValue(0)
 param diskTierBytes int = 10737418240
 
+@description('Requests of one model running at once on a shard instance (Shard__MaxConcurrentRequestsPerModel).')
+@minValue(1)
+param maxConcurrentRequestsPerModel int = 64
+
+@description('Requests of one model waiting for a slot before the next gets 429 (Shard__MaxQueuedRequestsPerModel).')
+@minValue(0)
+param maxQueuedRequestsPerModel int = 256
+
+@description('Resident bytes above which an instance loads no new model (Shard__MemoryLimitBytes); 0 = 90% of the memory the runtime may use.')
+@minValue(0)
+param memoryLimitBytes int = 0
+
 @description('Most models an instance prewarms at start (Shard__PrewarmModels).')
 @minValue(0)
 @maxValue(10000)
@@ -207,6 +219,9 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       Shard__DiskTierBytes: string(diskTierBytes)
       Shard__PrewarmModels: string(prewarmModels)
       Shard__PrewarmSeconds: string(prewarmSeconds)
+      Shard__MaxConcurrentRequestsPerModel: string(maxConcurrentRequestsPerModel)
+      Shard__MaxQueuedRequestsPerModel: string(maxQueuedRequestsPerModel)
+      Shard__MemoryLimitBytes: string(memoryLimitBytes)
       Ort__ExecutionProvider: ortExecutionProvider
       Ort__DeviceId: string(ortDeviceId)
       Scaling__RequestsPerReplica: requestsPerReplica

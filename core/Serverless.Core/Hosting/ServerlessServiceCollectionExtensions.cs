@@ -42,6 +42,7 @@ public static class ServerlessServiceCollectionExtensions
         services.AddOptions<OrtOptions>().Bind(configuration.GetSection(OrtOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<OrtRuntime>();
         services.TryAddSingleton<SessionCache>();
+        services.TryAddSingleton<MemoryPressureMonitor>();
         services.TryAddSingleton<ModelDiskTier>();
         services.TryAddSingleton<ModelLoader>();
         services.TryAddSingleton<ScoringService>();

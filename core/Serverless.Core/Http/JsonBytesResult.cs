@@ -33,7 +33,7 @@ public sealed class JsonBytesResult : IActionResult
         new(response.StatusCode, response.Body, response.ModelVersion, response.ServedBy, response.Cache, response.RetryAfterSeconds) { _loadSource = response.LoadSource };
 
     public static JsonBytesResult From(ScoringResult result, string? servedBy) =>
-        new(result.StatusCode, result.Body, result.ModelVersion, servedBy, result.CacheHit switch { true => "hit", false => "miss", null => null }) { _loadSource = result.LoadSource };
+        new(result.StatusCode, result.Body, result.ModelVersion, servedBy, result.CacheHit switch { true => "hit", false => "miss", null => null }, result.RetryAfterSeconds) { _loadSource = result.LoadSource };
 
     public async Task ExecuteResultAsync(ActionContext context)
     {

@@ -230,7 +230,8 @@ public sealed partial class RouterService
                 bytes,
                 Header(response, ShardHeaders.ModelVersion) ?? version,
                 Header(response, ShardHeaders.ServedBy) ?? shard.Id,
-                Header(response, ShardHeaders.Cache)) { LoadSource = Header(response, ShardHeaders.LoadSource) }, null, true);
+                Header(response, ShardHeaders.Cache),
+                response.Headers.RetryAfter?.Delta is { } retryAfter ? (int)Math.Ceiling(retryAfter.TotalSeconds) : null) { LoadSource = Header(response, ShardHeaders.LoadSource) }, null, true);
         }
         catch (HttpRequestException e)
         {

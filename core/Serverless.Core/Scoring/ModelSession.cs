@@ -14,6 +14,7 @@ public sealed class ModelSession
     private readonly InferenceSession _session;
     private int _references = 1;
     private DynamicBatcher? _batcher;
+    private System.Threading.RateLimiting.ConcurrencyLimiter? _limiter;
 
     public ModelSession(string model, string version, InferenceSession session, long sizeBytes)
     {
@@ -78,7 +79,27 @@ public sealed class ModelSession
         if (Interlocked.Decrement(ref _references) == 0)
         {
             _batcher?.Complete();
+            _limiter?.Dispose();
             _session.Dispose();
+        }
+    }
+
+    /// <summary>This session's limit on requests running at once (<see cref="Sharding.ShardOptions.MaxConcurrentRequestsPerModel"/>), made on first use.</summary>
+    internal System.Threading.RateLimiting.ConcurrencyLimiter GetOrCreateLimiter(int permits, int queue)
+    {
+        if (Volatile.Read(ref _limiter) is { } existing)
+        {
+            return existing;
+        }
+
+        lock (_session)
+        {
+            return _limiter ??= new System.Threading.RateLimiting.ConcurrencyLimiter(new System.Threading.RateLimiting.ConcurrencyLimiterOptions
+            {
+                PermitLimit = permits,
+                QueueLimit = queue,
+                QueueProcessingOrder = System.Threading.RateLimiting.QueueProcessingOrder.OldestFirst,
+            });
         }
     }
 

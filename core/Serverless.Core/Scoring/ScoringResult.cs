@@ -5,4 +5,7 @@ public sealed record ScoringResult(int StatusCode, byte[] Body, string? ModelVer
 {
     /// <summary>On a cache miss, where the model's bytes came from: <c>disk</c> (the local tier) or <c>blob</c>.</summary>
     public string? LoadSource { get; init; }
+
+    /// <summary>Seconds for a Retry-After header (429, 503), when the caller should come back.</summary>
+    public int? RetryAfterSeconds { get; init; }
 }

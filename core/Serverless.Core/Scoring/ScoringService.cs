@@ -2,10 +2,12 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
 using Serverless.Core.Observability;
 using Serverless.Core.Protocol;
 using Serverless.Core.Registry;
+using Serverless.Core.Sharding;
 
 namespace Serverless.Core.Scoring;
 
@@ -16,6 +18,9 @@ namespace Serverless.Core.Scoring;
 /// </summary>
 public sealed partial class ScoringService
 {
+    private readonly MemoryPressureMonitor _memory;
+    private readonly int _maxConcurrent;
+    private readonly int _maxQueued;
     private readonly ModelCatalog _catalog;
     private readonly SessionCache _cache;
     private readonly ModelLoader _loader;
@@ -28,8 +33,12 @@ public sealed partial class ScoringService
     private readonly Histogram<double> _latency;
     private readonly ServerlessMetrics _metrics;
 
-    public ScoringService(ModelCatalog catalog, SessionCache cache, ModelLoader loader, ModelTraffic traffic, TimeProvider time, ILogger<ScoringService> logger, IMeterFactory meterFactory, ServerlessMetrics metrics)
+    public ScoringService(ModelCatalog catalog, SessionCache cache, ModelLoader loader, ModelTraffic traffic, TimeProvider time, ILogger<ScoringService> logger, IMeterFactory meterFactory, ServerlessMetrics metrics, MemoryPressureMonitor memory, IOptions<ShardOptions> options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        _memory = memory;
+        _maxConcurrent = options.Value.MaxConcurrentRequestsPerModel;
+        _maxQueued = options.Value.MaxQueuedRequestsPerModel;
         _metrics = metrics;
         _catalog = catalog;
         _cache = cache;
@@ -49,9 +58,29 @@ public sealed partial class ScoringService
             var entry = await _catalog.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
             _traffic.Record(tenant, entry.Model);
             var request = InferenceRequestParser.Parse(body);
-            using var lease = await _cache.AcquireAsync(CacheKey(entry), ct => _loader.LoadAsync(entry, ct), cancellationToken).ConfigureAwait(false);
-            _metrics.Queued(tenant, entry.Model, lease.CacheHit, started);
+            var key = CacheKey(entry);
+            if (_memory.IsUnderPressure() && !_cache.Contains(key))
+            {
+                LogShedUnderPressure(model, _memory.ResidentBytes, _memory.LimitBytes);
+                return new ScoringResult(503, JsonBodies.Error($"shard is under memory pressure ({_memory.ResidentBytes / (1024 * 1024)} MiB resident, limit {_memory.LimitBytes / (1024 * 1024)} MiB) and loads no new model; another replica or a retry will serve '{model}'"), version)
+                {
+                    RetryAfterSeconds = 1,
+                };
+            }
+
+            using var lease = await _cache.AcquireAsync(key, ct => _loader.LoadAsync(entry, ct), cancellationToken).ConfigureAwait(false);
             var session = lease.Session;
+            var limiter = session.GetOrCreateLimiter(_maxConcurrent, _maxQueued);
+            using var permit = limiter.AttemptAcquire() is { IsAcquired: true } now ? now : await limiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
+            if (!permit.IsAcquired)
+            {
+                return new ScoringResult(429, JsonBodies.Error($"model '{model}' has {_maxConcurrent} requests running and {_maxQueued} waiting on this shard (Shard__MaxConcurrentRequestsPerModel, Shard__MaxQueuedRequestsPerModel); retry shortly"), entry.Version, lease.CacheHit)
+                {
+                    RetryAfterSeconds = 1,
+                };
+            }
+
+            _metrics.Queued(tenant, entry.Model, lease.CacheHit, started);
             var outputNames = TensorCodec.SelectOutputs(session, request);
             if (entry.BatchMaxQueueDelayUs > 0 && DynamicBatcher.CanBatch(session))
             {
@@ -140,6 +169,9 @@ public sealed partial class ScoringService
     }
 
     private static string CacheKey(ModelVersionEntity entry) => string.Concat(entry.PartitionKey, "/", entry.Version, "/", entry.Sha256);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Not loading model {Model}: {Resident} bytes resident, over the limit of {Limit}")]
+    private partial void LogShedUnderPressure(string model, long resident, long limit);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Model {Model} could not be loaded: storage is unreachable")]
     private partial void LogLoadUnavailable(Exception exception, string model);

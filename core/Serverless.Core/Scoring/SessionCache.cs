@@ -73,6 +73,9 @@ public sealed class SessionCache : IDisposable
     /// <summary>Drops a session from the cache (it is disposed after its last run).</summary>
     public void Remove(string key) => _cache.Remove(key);
 
+    /// <summary>True when the key's session is resident (a request for it needs no load).</summary>
+    public bool Contains(string key) => _cache.TryGetValue(key, out _);
+
     public void Dispose()
     {
         _cache.Dispose();

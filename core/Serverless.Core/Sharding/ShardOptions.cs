@@ -49,4 +49,22 @@ public sealed class ShardOptions
     /// <summary>How often the shard renews its row in Table <c>shards</c>.</summary>
     [Range(1, 300)]
     public int HeartbeatSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// Requests of one model running at once on this shard; more wait (up to <see cref="MaxQueuedRequestsPerModel"/>),
+    /// beyond that they get 429. One hot model cannot take every thread from the shard's other models.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int MaxConcurrentRequestsPerModel { get; set; } = 64;
+
+    /// <summary>Requests of one model waiting for a slot before the next gets 429.</summary>
+    [Range(0, 100_000)]
+    public int MaxQueuedRequestsPerModel { get; set; } = 256;
+
+    /// <summary>
+    /// Resident memory above which the shard loads no new model (503, the router tries another replica) while it
+    /// goes on serving the resident ones; 0 = 90% of the memory the runtime may use (the container's or plan's limit).
+    /// </summary>
+    [Range(0, long.MaxValue)]
+    public long MemoryLimitBytes { get; set; }
 }

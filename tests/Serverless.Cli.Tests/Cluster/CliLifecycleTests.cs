@@ -80,27 +80,5 @@ public sealed class CliLifecycleTests
         }
     }
 
-    private static async Task<(int ExitCode, string Output)> RunCliAsync(string home, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Serverless.Cli.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["SERVERLESS_HOME"] = home;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(150));
-        await process.WaitForExitAsync(timeout.Token);
-        var output = new StringBuilder().Append(await stdout).Append(await stderr).ToString();
-        return (process.ExitCode, output);
-    }
+    private static Task<(int ExitCode, string Output)> RunCliAsync(string home, params string[] args) => CliProcess.RunAsync(home, args);
 }

@@ -71,6 +71,7 @@ internal sealed class IsolationScenario
         during.TargetRate = QuietRate;
         var flood = (await floodTask.ConfigureAwait(false)).ToResult("isolation-noisy", "noisy tenant flooding", string.Create(CultureInfo.InvariantCulture, $"open-loop, {FloodRate:0} req/s, via router"));
         flood.Plot = false;
+        flood.ErrorsExpected = true;
         flood.Notes["answers"] = string.Create(CultureInfo.InvariantCulture,
             $"{flood.Throughput:N0} req/s answered 200 (quota {NoisyRequestsPerSecond}), {flood.Errors / Math.Max(flood.Seconds, 1e-9):N0} req/s refused (429)");
         if (alone.P99Ms > 0)

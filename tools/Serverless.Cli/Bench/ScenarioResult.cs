@@ -15,6 +15,9 @@ internal sealed class ScenarioResult
 
     public long Errors { get; set; }
 
+    /// <summary>True when this phase's errors are the point (a tenant flooding past its quota gets 429s); they do not fail the run.</summary>
+    public bool ErrorsExpected { get; set; }
+
     public double Seconds { get; set; }
 
     public double Throughput { get; set; }

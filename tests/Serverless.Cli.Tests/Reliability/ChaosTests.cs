@@ -76,6 +76,49 @@ public sealed class ChaosTests
 
     [TestMethod]
     [Timeout(240_000)]
+    public async Task ShardKilledUnderSteadyLoad_ModelWithTwoReplicas_LosesNoRequest()
+    {
+        await using var cluster = await TestCluster.StartAsync(shards: 3);
+        // A tenant whose quota does not throttle the load: only the kill may cost a request here.
+        var key = await cluster.Tenants.AddKeyAsync("steady", null, 1_000_000, CancellationToken.None);
+        Assert.AreEqual(ModelStates.Ready, (await cluster.PublishAsync("steady", "steady", "1", DemoModels.Linear())).State);
+        await cluster.Placements.SetReplicasAsync("steady", "steady", 2, "chaos test", CancellationToken.None);
+        await Task.Delay(TimeSpan.FromSeconds(2.5)); // the router caches placement rows for 2 s
+        var servedBy = new HashSet<string>();
+        for (var i = 0; i < 60 && servedBy.Count < 2; i++)
+        {
+            var (status, body, response) = await cluster.InferAsync(key, "steady", Body);
+            Assert.AreEqual(200, status, body?.ToJsonString());
+            servedBy.Add(response.Headers.GetValues("x-served-by").Single());
+        }
+
+        Assert.AreEqual(2, servedBy.Count, "both replicas serve, so both are warm");
+
+        // Four callers without pause for 8 s; one replica is killed 2 s in.
+        var statuses = new ConcurrentQueue<(int Status, double Ms)>();
+        var until = Stopwatch.StartNew();
+        var callers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            while (until.Elapsed < TimeSpan.FromSeconds(8))
+            {
+                var started = Stopwatch.GetTimestamp();
+                var (status, _, _) = await cluster.InferAsync(key, "steady", Body);
+                statuses.Enqueue((status, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
+            }
+        })).ToArray();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var victim = cluster.State.Shards.Single(s => s.Id == servedBy.First());
+        ChildProcesses.Kill(victim.Pid);
+        await Task.WhenAll(callers);
+
+        var all = statuses.ToArray();
+        TestContext.WriteLine($"{all.Length} requests, {all.Count(s => s.Status != 200)} failed, p50 {Percentile(all.Select(s => s.Ms), 50):0.0} ms, p99 {Percentile(all.Select(s => s.Ms), 99):0.0} ms, max {all.Max(s => s.Ms):0} ms");
+        Assert.IsTrue(all.Length > 200, $"only {all.Length} requests");
+        Assert.AreEqual(0, all.Count(s => s.Status != 200), string.Join(", ", all.Where(s => s.Status != 200).GroupBy(s => s.Status).Select(g => $"{g.Count()} × {g.Key}")));
+    }
+
+    [TestMethod]
+    [Timeout(240_000)]
     public async Task PublisherKilledMidPublish_EveryModelEndsReady_WithRowAndBlobInAgreement()
     {
         await using var cluster = await TestCluster.StartAsync(shards: 1);

@@ -65,13 +65,13 @@ internal sealed partial class BenchRunner
             _log($"publishing {BenchModels.DemoModel} for tenant {BenchCluster.Tenant}…");
             await cluster.PublishAsync([BenchModels.DemoModel], _ => Core.Onnx.DemoModels.Linear(), 1, _log, cancellationToken).ConfigureAwait(false);
             var routerUri = cluster.RouterInferUri(BenchModels.DemoModel);
-            await WaitAnsweredAsync(generator, routerUri, cluster.ApiKey, cancellationToken).ConfigureAwait(false);
+            await generator.WaitAnsweredAsync(routerUri, BenchModels.LinearRequest, cluster.ApiKey, _log, cancellationToken).ConfigureAwait(false);
 
             if (_options.Runs("shard"))
             {
                 var shardBase = await cluster.ShardUrlAsync(generator.Client, BenchModels.DemoModel, cancellationToken).ConfigureAwait(false);
                 var shardUri = new Uri(shardBase, $"/v2/models/{BenchModels.DemoModel}/versions/1/infer");
-                await WaitAnsweredAsync(generator, shardUri, cluster.ApiKey, cancellationToken).ConfigureAwait(false);
+                await generator.WaitAnsweredAsync(shardUri, BenchModels.LinearRequest, cluster.ApiKey, _log, cancellationToken).ConfigureAwait(false);
                 await ClosedAndOpenAsync(generator, "shard", new LoadTarget([shardUri], BenchModels.LinearRequest, cluster.ApiKey), results, cancellationToken).ConfigureAwait(false);
             }
 
@@ -238,37 +238,6 @@ internal sealed partial class BenchRunner
 
             run?.Record(ms, status == 200, hit);
         }).ConfigureAwait(false);
-    }
-
-    /// <summary>Waits (at most 30 s) until a request is answered 200: a new key reaches the router's tenant cache, a shard registers.</summary>
-    private async Task WaitAnsweredAsync(HttpLoadGenerator generator, Uri uri, string apiKey, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            int status;
-            try
-            {
-                (status, _, _) = await generator.SendOnceAsync(uri, BenchModels.LinearRequest, apiKey, cancellationToken).ConfigureAwait(false);
-            }
-            catch (HttpRequestException)
-            {
-                status = 0;
-            }
-
-            if (status == 200)
-            {
-                return;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"{uri} answered {status} for 30 s");
-            }
-
-            _log($"  {uri} answered {status}; retrying…");
-            await Task.Delay(1000, cancellationToken).ConfigureAwait(false);
-        }
     }
 
     /// <summary>Load times the shards logged ("Loaded bench/{model}/1 (… bytes) [from …] in X ms") for these models.</summary>

@@ -126,6 +126,37 @@ internal sealed class HttpLoadGenerator : IDisposable
         return run;
     }
 
+    /// <summary>Waits (at most 30 s) until a request is answered 200: a new key reaches the router's tenant cache, a shard registers.</summary>
+    public async Task WaitAnsweredAsync(Uri uri, byte[] body, string apiKey, Action<string> log, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            int status;
+            try
+            {
+                (status, _, _) = await SendOnceAsync(uri, body, apiKey, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException)
+            {
+                status = 0;
+            }
+
+            if (status == 200)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"{uri} answered {status} for 30 s");
+            }
+
+            log($"  {uri} answered {status}; retrying…");
+            await Task.Delay(1000, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     public void Dispose() => _client.Dispose();
 
     private async Task SendScheduledAsync(LoadRun run, LoadTarget target, Uri uri, long due, bool measured, Action done, CancellationToken cancellationToken)

@@ -50,8 +50,8 @@ internal sealed class IsolationScenario
         await cluster.PublishAsync(quiet, ["calm"], BenchModels.Tiny, null, 1, _log, cancellationToken).ConfigureAwait(false);
         var noisyTarget = new LoadTarget([cluster.RouterInferUri("flood")], BenchModels.LinearRequest, noisyKey);
         var quietTarget = new LoadTarget([cluster.RouterInferUri("calm")], BenchModels.LinearRequest, quietKey);
-        await WaitOkAsync(generator, noisyTarget, cancellationToken).ConfigureAwait(false);
-        await WaitOkAsync(generator, quietTarget, cancellationToken).ConfigureAwait(false);
+        await generator.WaitAnsweredAsync(noisyTarget.Uris[0], noisyTarget.Body, noisyKey, _log, cancellationToken).ConfigureAwait(false);
+        await generator.WaitAnsweredAsync(quietTarget.Uris[0], quietTarget.Body, quietKey, _log, cancellationToken).ConfigureAwait(false);
 
         var duration = TimeSpan.FromSeconds(_options.DurationSeconds);
         var warmup = TimeSpan.FromSeconds(_options.WarmupSeconds);
@@ -81,26 +81,5 @@ internal sealed class IsolationScenario
         }
 
         return [alone, during, flood];
-    }
-
-    private async Task WaitOkAsync(HttpLoadGenerator generator, LoadTarget target, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var (status, _, _) = await generator.SendOnceAsync(target.Uris[0], target.Body, target.ApiKey, cancellationToken).ConfigureAwait(false);
-            if (status == 200)
-            {
-                return;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"{target.Uris[0]} answered {status} for 30 s");
-            }
-
-            _log($"  {target.Uris[0]} answered {status}; retrying…");
-            await Task.Delay(1000, cancellationToken).ConfigureAwait(false);
-        }
     }
 }

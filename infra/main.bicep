@@ -71,6 +71,10 @@ param gpuImage string = 'mcr.microsoft.com/dotnet/aspnet:10.0'
 param internalShardKey string = newGuid()
 
 @secure()
+@description('The internal key before internalShardKey (Internal__PreviousShardKey), which the shards still accept while a rotation is under way, so that callers not yet restarted keep working. Stored as Key Vault secret internal-shard-key-previous and read by Key Vault reference like internalShardKey; azd passes the vault\'s current value (secretOrRandomPassword), so a provision never changes it, also in the middle of a rotation. Empty (the default, deployments without azd): the value of internalShardKey, as no previous key is needed then; during a rotation pass the current value instead.')
+param internalShardKeyPrevious string = ''
+
+@secure()
 @description('Admin key of the router\'s /dashboard (Router__AdminKey), given as ?key= or header x-admin-key. Stored as Key Vault secret router-admin-key, read by Key Vault reference; azd keeps it across provisions as it does internalShardKey. Default (without azd): a new random value.')
 param routerAdminKey string = newGuid()
 
@@ -123,8 +127,8 @@ module monitoring 'core/monitoring.bicep' = {
   }
 }
 
-// Secrets (the internal shard key, the router's admin key): the apps get Key Vault references, and each app's
-// module grants its identity Key Vault Secrets User on the secrets it reads.
+// Secrets (the internal shard key and the previous one, the router's admin key): the apps get Key Vault
+// references, and each app's module grants its identity Key Vault Secrets User on the secrets it reads.
 module keyVault 'core/keyvault.bicep' = {
   name: 'keyvault'
   scope: rg
@@ -133,6 +137,7 @@ module keyVault 'core/keyvault.bicep' = {
     location: location
     tags: tags
     internalShardKey: internalShardKey
+    internalShardKeyPrevious: internalShardKeyPrevious
     routerAdminKey: routerAdminKey
     adminPrincipalId: principalId
   }
@@ -154,6 +159,7 @@ module shards 'app/shards.bicep' = {
     cacheBytes: shardCacheBytes
     keyVaultName: keyVault.outputs.name
     internalShardKeySecretName: keyVault.outputs.internalShardKeyName
+    internalShardKeyPreviousSecretName: keyVault.outputs.internalShardKeyPreviousName
     storageAccountName: storage.outputs.name
     blobEndpoint: storage.outputs.blobEndpoint
     tableEndpoint: storage.outputs.tableEndpoint
@@ -174,6 +180,7 @@ module router 'app/router.bicep' = {
     maximumElasticWorkerCount: maximumElasticWorkerCount
     keyVaultName: keyVault.outputs.name
     internalShardKeySecretName: keyVault.outputs.internalShardKeyName
+    internalShardKeyPreviousSecretName: keyVault.outputs.internalShardKeyPreviousName
     adminKeySecretName: keyVault.outputs.routerAdminKeyName
     storageAccountName: storage.outputs.name
     blobEndpoint: storage.outputs.blobEndpoint
@@ -193,6 +200,7 @@ module publisher 'app/publisher.bicep' = {
     planId: router.outputs.planId
     keyVaultName: keyVault.outputs.name
     internalShardKeySecretName: keyVault.outputs.internalShardKeyName
+    internalShardKeyPreviousSecretName: keyVault.outputs.internalShardKeyPreviousName
     storageAccountName: storage.outputs.name
     blobEndpoint: storage.outputs.blobEndpoint
     tableEndpoint: storage.outputs.tableEndpoint
@@ -220,6 +228,7 @@ module gpu 'app/gpu.bicep' = {
     image: gpuImage
     keyVaultName: keyVault.outputs.name
     internalShardKeySecretName: keyVault.outputs.internalShardKeyName
+    internalShardKeyPreviousSecretName: keyVault.outputs.internalShardKeyPreviousName
     logAnalyticsWorkspaceName: monitoring.outputs.logAnalyticsWorkspaceName
     blobEndpoint: storage.outputs.blobEndpoint
     tableEndpoint: storage.outputs.tableEndpoint

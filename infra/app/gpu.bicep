@@ -39,6 +39,9 @@ param keyVaultName string
 @description('Key Vault secret of the internal key the shards require (Internal__ShardKey: a Container Apps secret that refers to it).')
 param internalShardKeySecretName string
 
+@description('Key Vault secret of the previous internal key (Internal__PreviousShardKey: a Container Apps secret that refers to it), still accepted during a rotation.')
+param internalShardKeyPreviousSecretName string
+
 @description('Session cache budget in bytes.')
 param cacheBytes int = 4294967296
 
@@ -157,7 +160,12 @@ resource internalShardKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' e
   name: internalShardKeySecretName
 }
 
-// Key Vault Secrets User for the app's identity on the internal key: Container Apps reads the secret when it
+resource internalShardKeyPreviousSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: internalShardKeyPreviousSecretName
+}
+
+// Key Vault Secrets User for the app's identity on the internal keys: Container Apps reads the secret when it
 // creates a revision, so the app waits for this.
 module secretAccess '../core/keyvault-roles.bicep' = {
   name: '${deployment().name}-secrets'
@@ -165,6 +173,7 @@ module secretAccess '../core/keyvault-roles.bicep' = {
     keyVaultName: vault.name
     secretNames: [
       internalShardKeySecret.name
+      internalShardKeyPreviousSecret.name
     ]
     principalIds: [
       identity.properties.principalId
@@ -225,12 +234,17 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
         transport: 'auto'
         allowInsecure: false
       }
-      // A Key Vault reference without a version, read with the app's identity. A running revision keeps the
-      // value it started with: after a new version, restart it (docs/deploy.md, "Rotating the internal key").
+      // Key Vault references without a version, read with the app's identity. A running revision keeps the
+      // values it started with: after a new version, restart it (docs/deploy.md, "Rotating the internal key").
       secrets: [
         {
           name: 'internal-shard-key'
           keyVaultUrl: internalShardKeySecret.properties.secretUri
+          identity: identity.id
+        }
+        {
+          name: 'internal-shard-key-previous'
+          keyVaultUrl: internalShardKeyPreviousSecret.properties.secretUri
           identity: identity.id
         }
       ]
@@ -273,6 +287,7 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'Scaling__IntervalSeconds', value: string(scalingIntervalSeconds) }
             { name: 'Scaling__ScaleDownAfter', value: scaleDownAfter }
             { name: 'Internal__ShardKey', secretRef: 'internal-shard-key' }
+            { name: 'Internal__PreviousShardKey', secretRef: 'internal-shard-key-previous' }
           ]
         }
       ]

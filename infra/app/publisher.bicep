@@ -26,6 +26,9 @@ param keyVaultName string
 @description('Key Vault secret of the internal key sent to the shards (Internal__ShardKey, a Key Vault reference).')
 param internalShardKeySecretName string
 
+@description('Key Vault secret of the previous internal key (Internal__PreviousShardKey, a Key Vault reference): still accepted by the shards during a rotation.')
+param internalShardKeyPreviousSecretName string
+
 @description('Largest model file accepted, in bytes (Publisher__MaxModelBytes; the code\'s default, 2 GiB - 1).')
 @minValue(1)
 param maxModelBytes int = 2147483647
@@ -80,13 +83,19 @@ resource internalShardKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' e
   name: internalShardKeySecretName
 }
 
-// Key Vault Secrets User for the publisher's identity on the internal key, before the settings that refer to it.
+resource internalShardKeyPreviousSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: internalShardKeyPreviousSecretName
+}
+
+// Key Vault Secrets User for the publisher's identity on the internal keys, before the settings that refer to it.
 module secretAccess '../core/keyvault-roles.bicep' = {
   name: '${deployment().name}-secrets'
   params: {
     keyVaultName: vault.name
     secretNames: [
       internalShardKeySecret.name
+      internalShardKeyPreviousSecret.name
     ]
     principalIds: [
       publisher.identity.principalId
@@ -94,8 +103,9 @@ module secretAccess '../core/keyvault-roles.bicep' = {
   }
 }
 
-// App settings live in their own resource, after the Key Vault role assignment: Internal__ShardKey is a Key
-// Vault reference without a version (see docs/deploy.md, "Key Vault"), resolved by the system-assigned identity.
+// App settings live in their own resource, after the Key Vault role assignments: Internal__ShardKey and
+// Internal__PreviousShardKey are Key Vault references without a version (see docs/deploy.md, "Key Vault"),
+// resolved by the system-assigned identity.
 resource publisherSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: publisher
   name: 'appsettings'
@@ -113,6 +123,7 @@ resource publisherSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     Publisher__MaxModelBytes: string(maxModelBytes)
     Publisher__GpuCacheBytes: string(gpuCacheBytes)
     Internal__ShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeySecret.properties.secretUri})'
+    Internal__PreviousShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeyPreviousSecret.properties.secretUri})'
     // The blob trigger's connection ("ModelDropStorage"), identity-based.
     ModelDropStorage__blobServiceUri: blobEndpoint
     ModelDropStorage__queueServiceUri: queueEndpoint

@@ -32,6 +32,9 @@ param keyVaultName string
 @description('Key Vault secret of the internal key sent to the shards (Internal__ShardKey, a Key Vault reference).')
 param internalShardKeySecretName string
 
+@description('Key Vault secret of the previous internal key (Internal__PreviousShardKey, a Key Vault reference): still accepted by the shards during a rotation.')
+param internalShardKeyPreviousSecretName string
+
 @description('Key Vault secret of the admin key of /dashboard (Router__AdminKey, a Key Vault reference).')
 param adminKeySecretName string
 
@@ -111,18 +114,24 @@ resource internalShardKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' e
   name: internalShardKeySecretName
 }
 
+resource internalShardKeyPreviousSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: internalShardKeyPreviousSecretName
+}
+
 resource adminKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
   parent: vault
   name: adminKeySecretName
 }
 
-// Key Vault Secrets User for the router's identity on the two secrets, before the settings that refer to them.
+// Key Vault Secrets User for the router's identity on the three secrets, before the settings that refer to them.
 module secretAccess '../core/keyvault-roles.bicep' = {
   name: '${deployment().name}-secrets'
   params: {
     keyVaultName: vault.name
     secretNames: [
       internalShardKeySecret.name
+      internalShardKeyPreviousSecret.name
       adminKeySecret.name
     ]
     principalIds: [
@@ -154,6 +163,7 @@ resource routerSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     Router__ConnectTimeoutSeconds: string(connectTimeoutSeconds)
     Router__RequestTimeoutSeconds: string(requestTimeoutSeconds)
     Internal__ShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeySecret.properties.secretUri})'
+    Internal__PreviousShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeyPreviousSecret.properties.secretUri})'
     Router__AdminKey: '@Microsoft.KeyVault(SecretUri=${adminKeySecret.properties.secretUri})'
   }
 }

@@ -116,6 +116,9 @@ param keyVaultName string
 @description('Key Vault secret of the internal key sent to the shards (Internal__ShardKey, a Key Vault reference).')
 param internalShardKeySecretName string
 
+@description('Key Vault secret of the previous internal key (Internal__PreviousShardKey, a Key Vault reference): still accepted by the shards during a rotation.')
+param internalShardKeyPreviousSecretName string
+
 var planCount = (shardCount + shardsPerPlan - 1) / shardsPerPlan
 var serviceTags = union(tags, { 'serverless-role': 'shard' })
 
@@ -176,13 +179,19 @@ resource internalShardKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' e
   name: internalShardKeySecretName
 }
 
-// Key Vault Secrets User for every shard's identity on the internal key, before the settings that refer to it.
+resource internalShardKeyPreviousSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: internalShardKeyPreviousSecretName
+}
+
+// Key Vault Secrets User for every shard's identity on the internal keys, before the settings that refer to it.
 module secretAccess '../core/keyvault-roles.bicep' = {
   name: '${deployment().name}-secrets'
   params: {
     keyVaultName: vault.name
     secretNames: [
       internalShardKeySecret.name
+      internalShardKeyPreviousSecret.name
     ]
     principalIds: [for i in range(0, shardCount): shards[i].identity.principalId]
   }
@@ -190,8 +199,8 @@ module secretAccess '../core/keyvault-roles.bicep' = {
 
 // App settings live in their own resource so that Shard__BaseUrl can use the app's real default host
 // name (which may be a regional unique name, not always <name>.azurewebsites.net), and so that they come
-// after the Key Vault role assignments: Internal__ShardKey is a Key Vault reference without a version (see
-// docs/deploy.md, "Key Vault"), resolved by the app's system-assigned identity.
+// after the Key Vault role assignments: Internal__ShardKey and Internal__PreviousShardKey are Key Vault
+// references without a version (see docs/deploy.md, "Key Vault"), resolved by the app's system-assigned identity.
 // No Azure Files content share: shared keys are off on the account, so the Linux Premium apps keep
 // their code in App Service storage and run from the deployed package.
 resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
@@ -229,6 +238,7 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       Scaling__IntervalSeconds: string(scalingIntervalSeconds)
       Scaling__ScaleDownAfter: scaleDownAfter
       Internal__ShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeySecret.properties.secretUri})'
+      Internal__PreviousShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeyPreviousSecret.properties.secretUri})'
     }
   }
 ]

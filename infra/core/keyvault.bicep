@@ -17,6 +17,10 @@ param tags object = {}
 param internalShardKey string
 
 @secure()
+@description('Value of secret internal-shard-key-previous (Internal__PreviousShardKey of the same apps): the key before internal-shard-key, which the shards still accept while a rotation is under way (docs/deploy.md, "Rotating the internal key"). Empty: the value of internalShardKey, so that the secret is never empty (the GPU app cannot start with an empty Key Vault secret, and azd replaces an empty value with a random one).')
+param internalShardKeyPrevious string = ''
+
+@secure()
 @description('Value of secret router-admin-key (Router__AdminKey of the router).')
 param routerAdminKey string
 
@@ -72,6 +76,20 @@ resource internalShardKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' =
   }
 }
 
+// Never empty (see internalShardKeyPrevious): with no rotation under way it holds the current key, or another
+// random value nobody sends (azd's first provision).
+resource internalShardKeyPreviousSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'internal-shard-key-previous'
+  properties: {
+    value: empty(internalShardKeyPrevious) ? internalShardKey : internalShardKeyPrevious
+    contentType: 'text/plain'
+    attributes: {
+      enabled: true
+    }
+  }
+}
+
 resource routerAdminKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'router-admin-key'
@@ -98,4 +116,5 @@ output name string = vault.name
 output uri string = vault.properties.vaultUri
 // Names only: the apps' modules refer to the secrets by name (Key Vault references without a version).
 output internalShardKeyName string = internalShardKeySecret.name
+output internalShardKeyPreviousName string = internalShardKeyPreviousSecret.name
 output routerAdminKeyName string = routerAdminKeySecret.name

@@ -7,8 +7,9 @@ namespace Serverless.Infra.Tests;
 /// Secret settings come from Key Vault: in every function app that sets one it is a Key Vault reference
 /// (<c>@Microsoft.KeyVault(SecretUri=…)</c>, no version) to the vault's secret, in the GPU container app a
 /// Container Apps secret with <c>keyVaultUrl</c> and the app's identity, read by <c>secretRef</c>; each app's
-/// identity gets Key Vault Secrets User on the secret before its settings; and no secure parameter reaches a
-/// setting or an output.
+/// identity gets Key Vault Secrets User on the secret before its settings; no secure parameter reaches a
+/// setting or an output; and azd reads every secret back from the vault at each provision, so that a provision
+/// never changes a key (in particular not in the middle of a rotation of the internal key).
 /// </summary>
 public sealed partial class AppSettingsTests
 {
@@ -16,10 +17,19 @@ public sealed partial class AppSettingsTests
     private static readonly Dictionary<string, string> SecretSettings = new(StringComparer.Ordinal)
     {
         ["Internal__ShardKey"] = "internal-shard-key",
+        ["Internal__PreviousShardKey"] = "internal-shard-key-previous",
         ["Router__AdminKey"] = "router-admin-key",
     };
 
     private const string KeyVaultModule = "keyvault";
+
+    /// <summary>The secure parameters of main.bicep, and the Key Vault secret each one's value is stored in.</summary>
+    private static readonly Dictionary<string, string> SecureMainParameters = new(StringComparer.Ordinal)
+    {
+        ["internalShardKey"] = "internal-shard-key",
+        ["internalShardKeyPrevious"] = "internal-shard-key-previous",
+        ["routerAdminKey"] = "router-admin-key",
+    };
 
     /// <summary>Built-in role Key Vault Secrets User.</summary>
     private const string KeyVaultSecretsUserRoleId = "4633458b-17de-408a-b874-0445c86b69e6";
@@ -173,6 +183,43 @@ public sealed partial class AppSettingsTests
 
         var leaking = (main["outputs"] as JsonObject ?? []).Where(o => ReferencesAny(o.Value, secure)).Select(o => o.Key).ToList();
         Assert.AreEqual(0, leaking.Count, $"main.bicep outputs built from secure parameters: {Join(leaking)}");
+    }
+
+    [TestMethod]
+    public void AzdReadsEverySecretBackFromTheVault()
+    {
+        var main = BicepCli.BuildJson("main.bicep");
+        var secure = SecureParameters(main);
+        CollectionAssert.AreEquivalent(
+            SecureMainParameters.Keys.ToList(),
+            secure,
+            $"main.bicep's secure parameters ({Join(secure)}) are not the ones this test knows; list each with the vault secret that stores it");
+
+        var file = Path.Combine(BicepCli.InfraDirectory, "main.parameters.json");
+        var parameters = JsonNode.Parse(File.ReadAllText(file))?["parameters"] as JsonObject
+            ?? throw new AssertFailedException("infra/main.parameters.json has no parameters");
+        var (vaultTemplate, vaultDeployment) = ModuleOf(KeyVaultModule);
+        var stored = Resources(vaultTemplate).Where(r => Type(r) == "Microsoft.KeyVault/vaults/secrets").ToList();
+
+        foreach (var (parameter, secretName) in SecureMainParameters)
+        {
+            // secretOrRandomPassword: the vault's current value, random only when the vault or the secret does not
+            // exist yet (or is empty); the secret must be the parameter's own, or a provision would overwrite it.
+            var expected = $"$(secretOrRandomPassword ${{AZURE_KEY_VAULT_NAME}} {secretName})";
+            Assert.AreEqual(expected, (string?)parameters[parameter]?["value"], $"main.parameters.json: {parameter}");
+
+            // main.bicep passes it to the keyvault module, which stores it in that secret.
+            var passedAs = (vaultDeployment["properties"]?["parameters"] as JsonObject ?? [])
+                .Where(p => (string?)p.Value?["value"] == $"[parameters('{parameter}')]")
+                .Select(p => p.Key)
+                .ToList();
+            Assert.AreEqual(1, passedAs.Count, $"main.bicep does not pass {parameter} to the keyvault module (once)");
+            var secret = stored.SingleOrDefault(r => ((string?)r?["name"] ?? "").EndsWith($"'{secretName}')]", StringComparison.Ordinal));
+            Assert.IsNotNull(secret, $"the keyvault module stores no secret '{secretName}'");
+            Assert.IsTrue(
+                ReferencesAny(secret["properties"]?["value"], passedAs),
+                $"secret '{secretName}' is not set from the keyvault module's parameter {passedAs[0]} (main.bicep's {parameter})");
+        }
     }
 
     [TestMethod]

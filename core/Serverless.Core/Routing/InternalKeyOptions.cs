@@ -9,14 +9,24 @@ namespace Serverless.Core.Routing;
 /// <c>Internal__ShardKey</c>): the router, the publisher and the CLI send it in
 /// <see cref="ShardHeaders.InternalKey"/> on every call to a shard; a shard trusts
 /// <see cref="ShardHeaders.Tenant"/> only when it matches. Bound by the router, the publisher and the shards
-/// (the GPU app too) under the same name, locally and in Azure.
+/// (the GPU app too) under the same name, locally and in Azure. During a rotation a shard also accepts the
+/// key before it (<c>Internal__PreviousShardKey</c>), so callers still on the old key keep working until they
+/// restart (docs/deploy.md, "Rotating the internal key").
 /// </summary>
 public sealed class InternalKeyOptions : IValidatableObject
 {
     public const string SectionName = "Internal";
 
+    private const string KeyVaultReferencePrefix = "@Microsoft.KeyVault(";
+
     /// <summary>The shared secret; empty means none is configured (a shard then trusts the tenant header, with a warning at start).</summary>
     public string ShardKey { get; set; } = "";
+
+    /// <summary>
+    /// The key before <see cref="ShardKey"/>, still accepted by a shard while a rotation is under way; empty means
+    /// none. Only ever accepted, never sent: callers always send <see cref="ShardKey"/>.
+    /// </summary>
+    public string PreviousShardKey { get; set; } = "";
 
     /// <summary>True when a key is configured.</summary>
     public bool IsConfigured => !string.IsNullOrEmpty(ShardKey);
@@ -24,21 +34,38 @@ public sealed class InternalKeyOptions : IValidatableObject
     /// <summary>
     /// App Service puts the literal <c>@Microsoft.KeyVault(...)</c> text in the setting when it cannot resolve
     /// the reference (no access yet, secret missing). Every app would then "agree" on a key that is no secret,
-    /// so an app with an unresolved reference refuses to start instead.
+    /// so an app with an unresolved reference refuses to start instead. A previous key without a current one
+    /// is refused too: with no <see cref="ShardKey"/> a shard trusts the tenant header from anyone.
     /// </summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (ShardKey.StartsWith("@Microsoft.KeyVault(", StringComparison.OrdinalIgnoreCase))
+        if (IsUnresolvedReference(ShardKey))
         {
             yield return new ValidationResult(
                 "Internal__ShardKey is an unresolved Key Vault reference: the app's identity cannot read the secret yet (role assignment, secret name); see docs/deploy.md",
                 [nameof(ShardKey)]);
         }
+
+        if (IsUnresolvedReference(PreviousShardKey))
+        {
+            yield return new ValidationResult(
+                "Internal__PreviousShardKey is an unresolved Key Vault reference: the app's identity cannot read the secret yet (role assignment, secret name); see docs/deploy.md",
+                [nameof(PreviousShardKey)]);
+        }
+
+        if (!IsConfigured && !string.IsNullOrEmpty(PreviousShardKey))
+        {
+            yield return new ValidationResult(
+                "Internal__PreviousShardKey is set but Internal__ShardKey is empty: set the current key too (a shard without one trusts the tenant header from any caller)",
+                [nameof(ShardKey), nameof(PreviousShardKey)]);
+        }
     }
 
     /// <summary>
-    /// True when <paramref name="presented"/> is the configured key. Constant-time: both sides are hashed
-    /// first, so neither the content nor the length of the key shows in the timing.
+    /// True when <paramref name="presented"/> is the configured key or, when one is set, the previous key.
+    /// Constant-time: all sides are hashed first and both keys are always compared, so neither the content nor
+    /// the length of a key, nor which of the two matched (or whether a previous key is set), shows in the timing.
+    /// An empty key never matches.
     /// </summary>
     public bool Matches(string? presented)
     {
@@ -47,8 +74,16 @@ public sealed class InternalKeyOptions : IValidatableObject
             return false;
         }
 
-        return CryptographicOperations.FixedTimeEquals(
-            SHA256.HashData(Encoding.UTF8.GetBytes(presented)),
-            SHA256.HashData(Encoding.UTF8.GetBytes(ShardKey)));
+        var digest = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
+        var previous = PreviousShardKey ?? "";
+        var current = CryptographicOperations.FixedTimeEquals(digest, SHA256.HashData(Encoding.UTF8.GetBytes(ShardKey)));
+        var before = CryptographicOperations.FixedTimeEquals(digest, SHA256.HashData(Encoding.UTF8.GetBytes(previous)));
+
+        // Non-short-circuiting operators: both comparisons always run and count.
+        var hasPrevious = previous.Length != 0;
+        return current | (before & hasPrevious);
     }
+
+    private static bool IsUnresolvedReference(string? value) =>
+        value?.StartsWith(KeyVaultReferencePrefix, StringComparison.OrdinalIgnoreCase) == true;
 }

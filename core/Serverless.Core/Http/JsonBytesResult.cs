@@ -7,10 +7,13 @@ namespace Serverless.Core.Http;
 
 /// <summary>
 /// An answer whose JSON body is already bytes (the codec wrote it, or a shard did), with the
-/// platform's answer headers. Works under the Functions host and the local host alike.
+/// platform's answer headers. Works under the Functions host and the local host alike: as an
+/// <see cref="IResult"/> the local host writes it straight to the <see cref="HttpContext"/> (no MVC
+/// <see cref="ActionContext"/> per request).
 /// </summary>
-public sealed class JsonBytesResult : IActionResult
+public sealed class JsonBytesResult : IActionResult, IResult
 {
+    private const string JsonContentType = "application/json";
     private readonly int _statusCode;
     private readonly ReadOnlyMemory<byte> _body;
     private readonly string? _modelVersion;
@@ -35,11 +38,18 @@ public sealed class JsonBytesResult : IActionResult
     public static JsonBytesResult From(ScoringResult result, string? servedBy) =>
         new(result.StatusCode, result.Body, result.ModelVersion, servedBy, result.CacheHit switch { true => "hit", false => "miss", null => null }, result.RetryAfterSeconds) { _loadSource = result.LoadSource };
 
-    public async Task ExecuteResultAsync(ActionContext context)
+    public Task ExecuteResultAsync(ActionContext context)
     {
-        var response = context.HttpContext.Response;
+        ArgumentNullException.ThrowIfNull(context);
+        return ExecuteAsync(context.HttpContext);
+    }
+
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        var response = httpContext.Response;
         response.StatusCode = _statusCode;
-        response.ContentType = "application/json";
+        response.ContentType = JsonContentType;
         response.ContentLength = _body.Length;
         if (_modelVersion is not null)
         {
@@ -66,6 +76,15 @@ public sealed class JsonBytesResult : IActionResult
             response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        await response.Body.WriteAsync(_body, context.HttpContext.RequestAborted).ConfigureAwait(false);
+        // The body pipe, not the Stream adapter over it: one copy into Kestrel's buffer, flushed once.
+        return WriteBodyAsync(response, _body, httpContext.RequestAborted);
+    }
+
+    private static async Task WriteBodyAsync(HttpResponse response, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        if (!body.IsEmpty)
+        {
+            await response.BodyWriter.WriteAsync(body, cancellationToken).ConfigureAwait(false);
+        }
     }
 }

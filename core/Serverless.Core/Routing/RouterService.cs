@@ -19,7 +19,8 @@ namespace Serverless.Core.Routing;
 public sealed partial class RouterService
 {
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
-    private readonly TenantStore _tenants;
+    private static readonly int[] SingleReplicaOrder = [0];
+    private readonly VerifiedApiKeys _verifiedKeys;
     private readonly ModelCatalog _catalog;
     private readonly ReplicaResolver _replicas;
     private readonly ReplicaSelector _selector;
@@ -33,7 +34,7 @@ public sealed partial class RouterService
     public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, ReplicaSelector selector, RetryBudget retryBudget, TenantRateLimiter rateLimiter, IHttpClientFactory httpClientFactory, IOptions<RouterOptions> options, IOptions<InternalKeyOptions> internalKey, ILogger<RouterService> logger)
     {
         _internalKey = internalKey.Value;
-        _tenants = tenants;
+        _verifiedKeys = new VerifiedApiKeys(tenants);
         _catalog = catalog;
         _replicas = replicas;
         _selector = selector;
@@ -46,9 +47,9 @@ public sealed partial class RouterService
 
     public long MaxBodyBytes => _options.MaxBodyBytes;
 
-    /// <summary>The tenant of an API key, or null (the caller answers 401).</summary>
+    /// <summary>The tenant of an API key, or null (the caller answers 401). A key verified in the last 2 s is not hashed again.</summary>
     public ValueTask<Tenant?> AuthenticateAsync(string? apiKey, CancellationToken cancellationToken) =>
-        _tenants.AuthenticateAsync(apiKey, cancellationToken);
+        _verifiedKeys.AuthenticateAsync(apiKey, cancellationToken);
 
     public static RoutedResponse Unauthorized() =>
         new(401, JsonBodies.Error("missing or invalid API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'"));
@@ -160,13 +161,23 @@ public sealed partial class RouterService
         }
 
         _retryBudget.Deposit();
-        var ids = new string[replicas.Count];
-        for (var i = 0; i < ids.Length; i++)
+        int[] order;
+        if (replicas.Count == 1)
         {
-            ids[i] = replicas[i].Id;
+            // One replica (the default R = 1): nothing to order, and nothing to allocate for it.
+            order = SingleReplicaOrder;
+        }
+        else
+        {
+            var ids = new string[replicas.Count];
+            for (var i = 0; i < ids.Length; i++)
+            {
+                ids[i] = replicas[i].Id;
+            }
+
+            order = _selector.Order(ids);
         }
 
-        var order = _selector.Order(ids);
         string? lastFailure = null;
         for (var attempt = 0; attempt < order.Length; attempt++)
         {
@@ -245,8 +256,19 @@ public sealed partial class RouterService
         }
     }
 
+    // NonValidated: the shard's own headers, read without parsing them into a list (or LINQ) per request.
     private static string? Header(HttpResponseMessage response, string name) =>
-        response.Headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
+        response.Headers.NonValidated.TryGetValues(name, out var values) && values.Count > 0 ? First(values) : null;
+
+    private static string? First(HeaderStringValues values)
+    {
+        foreach (var value in values)
+        {
+            return value;
+        }
+
+        return null;
+    }
 
     private static RoutedResponse ToRouted(ScoringResult result) => new(result.StatusCode, result.Body, result.ModelVersion);
 

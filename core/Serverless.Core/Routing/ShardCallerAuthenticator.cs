@@ -13,12 +13,13 @@ namespace Serverless.Core.Routing;
 /// </summary>
 public sealed class ShardCallerAuthenticator
 {
-    private readonly TenantStore _tenants;
+    private readonly VerifiedApiKeys _verifiedKeys;
     private readonly InternalKeyOptions _internalKey;
 
     public ShardCallerAuthenticator(TenantStore tenants, IOptions<InternalKeyOptions> internalKey)
     {
-        _tenants = tenants;
+        // Direct-mode callers present their key on every request: verified keys are remembered briefly.
+        _verifiedKeys = new VerifiedApiKeys(tenants);
         _internalKey = internalKey.Value;
     }
 
@@ -42,7 +43,7 @@ public sealed class ShardCallerAuthenticator
         var key = ApiKeyHeader.Read(authorization, apiKey);
         if (key is not null)
         {
-            return (await _tenants.AuthenticateAsync(key, cancellationToken).ConfigureAwait(false))?.Name;
+            return (await _verifiedKeys.AuthenticateAsync(key, cancellationToken).ConfigureAwait(false))?.Name;
         }
 
         if (string.IsNullOrEmpty(tenantHeader))

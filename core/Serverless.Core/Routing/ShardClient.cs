@@ -22,7 +22,10 @@ public static class ShardClient
                 UseCookies = false,
                 AllowAutoRedirect = false,
             })
-            .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            // The factory's default logging handlers open a log scope and log twice per request (start, end) on
+            // the router's hot path; a failed forward is logged by the router itself, with its reason.
+            .RemoveAllLoggers();
         return services;
     }
 }

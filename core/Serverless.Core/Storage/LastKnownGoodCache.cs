@@ -80,9 +80,6 @@ public sealed class LastKnownGoodCache
         return value;
     }
 
-    /// <summary>Records <paramref name="value"/> as just read (after a write by this process, say).</summary>
-    public void Set<T>(string key, T value, TimeSpan freshFor) => Store(key, value, freshFor, null);
-
     /// <summary>The next read of <paramref name="key"/> goes to storage; the old value still stands in if storage is away.</summary>
     public void Expire<T>(string key)
     {

@@ -90,6 +90,10 @@ param ortExecutionProvider string = 'cuda'
 @description('GPU device id (Ort__DeviceId).')
 param ortDeviceId int = 0
 
+@description('Models whose file is at most this many bytes get compact CPU sessions: basic graph optimizations, no per-session arena or memory patterns, ~40 KiB per tiny session instead of ~73 KiB (Ort__CompactSessionMaxBytes; 0 turns them off).')
+@minValue(0)
+param ortCompactSessionMaxBytes int = 65536
+
 @description('Time budget of the prewarm in seconds; the instance reports ready when it is spent at the latest (Shard__PrewarmSeconds).')
 @minValue(1)
 @maxValue(600)
@@ -282,6 +286,7 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'Shard__PrewarmSeconds', value: string(prewarmSeconds) }
             { name: 'Ort__ExecutionProvider', value: ortExecutionProvider }
             { name: 'Ort__DeviceId', value: string(ortDeviceId) }
+            { name: 'Ort__CompactSessionMaxBytes', value: string(ortCompactSessionMaxBytes) }
             { name: 'Scaling__RequestsPerReplica', value: requestsPerReplica }
             { name: 'Scaling__MaxReplicas', value: string(maxModelReplicas) }
             { name: 'Scaling__IntervalSeconds', value: string(scalingIntervalSeconds) }

@@ -84,6 +84,10 @@ param ortExecutionProvider string = 'cpu'
 @description('GPU device id when the provider is cuda (Ort__DeviceId).')
 param ortDeviceId int = 0
 
+@description('Models whose file is at most this many bytes get compact CPU sessions: basic graph optimizations, no per-session arena or memory patterns, ~40 KiB per tiny session instead of ~73 KiB (Ort__CompactSessionMaxBytes; 0 turns them off).')
+@minValue(0)
+param ortCompactSessionMaxBytes int = 65536
+
 @description('Time budget of the prewarm in seconds; the instance reports ready when it is spent at the latest (Shard__PrewarmSeconds).')
 @minValue(1)
 @maxValue(600)
@@ -233,6 +237,7 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       Shard__MemoryLimitBytes: string(memoryLimitBytes)
       Ort__ExecutionProvider: ortExecutionProvider
       Ort__DeviceId: string(ortDeviceId)
+      Ort__CompactSessionMaxBytes: string(ortCompactSessionMaxBytes)
       Scaling__RequestsPerReplica: requestsPerReplica
       Scaling__MaxReplicas: string(maxModelReplicas)
       Scaling__IntervalSeconds: string(scalingIntervalSeconds)

@@ -23,7 +23,7 @@ public sealed class PlacementStore
     {
         var key = ModelNames.ModelKey(tenant, model);
         // "No override row" is kept as well as a row: while Table storage is away, hashing goes on as it was.
-        return await _reads.GetOrLoadAsync("placement:" + key, CacheDuration, async ct =>
+        return await _reads.GetOrLoadAsync("placement:" + key, CacheDuration, absentFor: null, refreshAhead: true, async ct =>
         {
             var response = await _storage.PlacementsTable.GetEntityIfExistsAsync<PlacementEntity>(key, PlacementEntity.RowKeyValue, cancellationToken: ct).ConfigureAwait(false);
             return response.HasValue ? response.Value : null;

@@ -8,7 +8,8 @@ namespace Serverless.Core.Registry;
 
 /// <summary>
 /// The model registry in Table <c>models</c>. Reads of a model's rows are cached for a moment so the
-/// request path makes at most one storage call per model per <see cref="CacheDuration"/>.
+/// request path makes at most one storage call per model per <see cref="CacheDuration"/>, and for a model in
+/// steady use that call is made in the background (refresh-ahead), never on a request's path.
 /// </summary>
 public sealed class ModelRegistry
 {
@@ -29,7 +30,7 @@ public sealed class ModelRegistry
     {
         var key = ModelNames.ModelKey(tenant, model);
         // While Table storage is away, the rows last read stand in (LastKnownGoodCache): resident models keep serving.
-        return await _reads.GetOrLoadAsync("registry:" + key, CacheDuration, async ct =>
+        return await _reads.GetOrLoadAsync("registry:" + key, CacheDuration, absentFor: null, refreshAhead: true, async ct =>
         {
             var rows = new List<ModelVersionEntity>();
             await foreach (var row in _storage.ModelsTable.QueryAsync<ModelVersionEntity>(e => e.PartitionKey == key, cancellationToken: ct).ConfigureAwait(false))

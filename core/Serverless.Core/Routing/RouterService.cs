@@ -147,7 +147,15 @@ public sealed partial class RouterService
         ModelVersionEntity entry;
         try
         {
-            entry = await _catalog.ResolveAsync(tenant.Name, model, version, cancellationToken).ConfigureAwait(false);
+            var resolving = _catalog.ResolveAsync(tenant.Name, model, version, cancellationToken);
+            if (!resolving.IsCompleted)
+            {
+                // The registry is being read from storage (a model's first request, or one idle a while):
+                // read its placement row at the same time rather than after.
+                _replicas.Prefetch(tenant.Name, model);
+            }
+
+            entry = await resolving.ConfigureAwait(false);
         }
         catch (ScoringException e)
         {

@@ -9,16 +9,21 @@ namespace Serverless.Core.Scoring;
 /// <summary>Loads a registered model version from Blob <c>models</c> into an ONNX Runtime session.</summary>
 public sealed partial class ModelLoader
 {
-    /// <summary>
-    /// A session holds its initializers plus ORT's arena and graph: until resident bytes are measured
-    /// (issue 5), charge twice the file size plus a fixed overhead.
-    /// </summary>
+    /// <summary>The estimate's allowance for a session's own state beyond its weights.</summary>
     private const long FixedOverheadBytes = 64 * 1024;
 
     /// <summary>
-    /// What a loaded session of a model file of <paramref name="fileBytes"/> is charged against a cache budget
-    /// (host or device memory): twice the file (the weights once as read, once as ORT's initializers) plus a
-    /// fixed overhead for the session's own state.
+    /// What a session keeps on the .NET heap beside its native memory, added to the measured native bytes:
+    /// the <see cref="ModelSession"/> with its input/output metadata, the cache entry, the registry rows, the
+    /// per-model limiter and traffic counters. Estimated from the density bench (the shard's RSS growth per
+    /// model less the native bytes measured per session), not measured per load.
+    /// </summary>
+    public const long ManagedBytesPerSession = 16 * 1024;
+
+    /// <summary>
+    /// The estimate for a session of a model file of <paramref name="fileBytes"/>, where it cannot be measured
+    /// (device memory; platforms without glibc) and for the GPU pool's check at publish: twice the file (the
+    /// weights once as read, once as ORT's initializers) plus a fixed overhead for the session's own state.
     /// </summary>
     public static long ChargeFor(long fileBytes) => (fileBytes * 2) + FixedOverheadBytes;
 
@@ -50,11 +55,15 @@ public sealed partial class ModelLoader
             bytes = content.Value.Content.ToArray();
         }
 
-        var session = _runtime.CreateSession(bytes);
-        var loaded = new ModelSession(version.Model, version.Version, session, ChargeFor(bytes.LongLength)) { LoadSource = source };
+        var session = _runtime.CreateMeasuredSession(bytes, out var nativeBytes);
+        // Host memory is charged what the session measurably keeps; device memory (CUDA) is not in the C
+        // heap, so a GPU session is charged the estimate.
+        var measured = nativeBytes >= 0 && _runtime.ExecutionProvider == OrtRuntime.CpuProvider;
+        var charge = measured ? nativeBytes + ManagedBytesPerSession : ChargeFor(bytes.LongLength);
+        var loaded = new ModelSession(version.Model, version.Version, session, charge) { LoadSource = source, SizeMeasured = measured };
         var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         _loadTime.Record(elapsed, new KeyValuePair<string, object?>("source", source));
-        LogLoaded(version.Tenant, version.Model, version.Version, bytes.LongLength, source, elapsed);
+        LogLoaded(version.Tenant, version.Model, version.Version, bytes.LongLength, source, elapsed, charge, measured ? "measured" : "estimated");
         if (source == ModelSession.FromBlob)
         {
             // Off the request's path: the waiting requests need the session, not the disk write.
@@ -64,6 +73,6 @@ public sealed partial class ModelLoader
         return loaded;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Tenant}/{Model}/{Version} ({Bytes} bytes) from {Source} in {ElapsedMs:F1} ms")]
-    private partial void LogLoaded(string tenant, string model, string version, long bytes, string source, double elapsedMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Tenant}/{Model}/{Version} ({Bytes} bytes) from {Source} in {ElapsedMs:F1} ms; charged {ChargedBytes} bytes ({Charge})")]
+    private partial void LogLoaded(string tenant, string model, string version, long bytes, string source, double elapsedMs, long chargedBytes, string charge);
 }

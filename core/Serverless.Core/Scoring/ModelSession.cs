@@ -44,6 +44,9 @@ public sealed class ModelSession
     /// <summary>The bytes this session is charged for in the cache.</summary>
     public long SizeBytes { get; }
 
+    /// <summary>True when <see cref="SizeBytes"/> was measured at load (native bytes kept), false when estimated from the file size.</summary>
+    public bool SizeMeasured { get; init; }
+
     public SessionTensor[] Inputs { get; }
 
     public SessionTensor[] Outputs { get; }

@@ -6,8 +6,9 @@ using Microsoft.ML.OnnxRuntime;
 namespace Serverless.Core.Scoring;
 
 /// <summary>
-/// The process's one ONNX Runtime environment, with global thread pools, and the session options every
-/// session shares: no per-session threads, so thousands of resident sessions are not thousands of threads.
+/// The process's one ONNX Runtime environment, with global thread pools, and the session options sessions
+/// share: no per-session threads, so thousands of resident sessions are not thousands of threads; and for
+/// small models (<see cref="OrtOptions.CompactSessionMaxBytes"/>) compact options that keep a session small.
 /// </summary>
 public sealed partial class OrtRuntime : IDisposable
 {
@@ -19,8 +20,13 @@ public sealed partial class OrtRuntime : IDisposable
     {
     }
 
+    private readonly NativeHeapProbe _heap = new();
+    private readonly Lock _createLock = new();
+
     public OrtRuntime(IOptions<OrtOptions> options, ILogger<OrtRuntime> logger)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        CompactSessionMaxBytes = options.Value.CompactSessionMaxBytes;
         var threading = new OrtThreadingOptions
         {
             GlobalIntraOpNumThreads = Math.Max(1, Environment.ProcessorCount),
@@ -41,6 +47,16 @@ public sealed partial class OrtRuntime : IDisposable
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
         SessionOptions.DisablePerSessionThreads();
+        // Measured per tiny session (docs/benchmarks.md): ORT_ENABLE_ALL's extended and layout optimizers
+        // leave ~30 KiB per session behind; the arena and memory patterns pay off only for large tensors.
+        CompactSessionOptions = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            EnableCpuMemArena = false,
+            EnableMemoryPattern = false,
+        };
+        CompactSessionOptions.DisablePerSessionThreads();
         ExecutionProvider = CpuProvider;
         if (string.Equals(options.Value.ExecutionProvider, "cuda", StringComparison.OrdinalIgnoreCase))
         {
@@ -49,6 +65,9 @@ public sealed partial class OrtRuntime : IDisposable
                 // Needs the CUDA build of ONNX Runtime (Microsoft.ML.OnnxRuntime.Gpu, the GPU image) and a GPU.
                 SessionOptions.AppendExecutionProvider_CUDA(options.Value.DeviceId);
                 ExecutionProvider = CudaProvider;
+                // On the GPU every session is a device session; the compact CPU options do not apply.
+                CompactSessionOptions.Dispose();
+                CompactSessionOptions = SessionOptions;
                 LogProvider(logger, CudaProvider, $"device {options.Value.DeviceId}");
             }
             catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
@@ -65,12 +84,53 @@ public sealed partial class OrtRuntime : IDisposable
 
     public OrtEnv Env { get; }
 
+    /// <summary>The options of sessions of models larger than <see cref="CompactSessionMaxBytes"/>.</summary>
     public SessionOptions SessionOptions { get; }
 
-    /// <summary>Opens a session on model bytes; throws <see cref="OnnxRuntimeException"/> when they are not a runnable model.</summary>
-    public InferenceSession CreateSession(byte[] model) => new(model, SessionOptions);
+    /// <summary>The options of sessions of models up to <see cref="CompactSessionMaxBytes"/> (on CUDA: <see cref="SessionOptions"/>).</summary>
+    public SessionOptions CompactSessionOptions { get; }
 
-    public void Dispose() => SessionOptions.Dispose();
+    public long CompactSessionMaxBytes { get; }
+
+    /// <summary>Whether the C heap can be measured here, so <see cref="CreateMeasuredSession"/> reports bytes.</summary>
+    public bool CanMeasureSessions => _heap.IsAvailable;
+
+    /// <summary>Opens a session on model bytes; throws <see cref="OnnxRuntimeException"/> when they are not a runnable model.</summary>
+    public InferenceSession CreateSession(byte[] model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return new InferenceSession(model, OptionsFor(model.LongLength));
+    }
+
+    /// <summary>
+    /// Opens a session and measures the native bytes it keeps (<paramref name="nativeBytes"/>; -1 where the C
+    /// heap cannot be read). Creations are serialized so one creation's allocations are not counted in
+    /// another's; that also bounds the memory a burst of cold loads takes at once.
+    /// </summary>
+    public InferenceSession CreateMeasuredSession(byte[] model, out long nativeBytes)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        lock (_createLock)
+        {
+            var before = _heap.AllocatedBytes();
+            var session = new InferenceSession(model, OptionsFor(model.LongLength));
+            var after = _heap.AllocatedBytes();
+            nativeBytes = before < 0 || after < 0 ? -1 : Math.Max(0, after - before);
+            return session;
+        }
+    }
+
+    private SessionOptions OptionsFor(long modelBytes) => modelBytes <= CompactSessionMaxBytes ? CompactSessionOptions : SessionOptions;
+
+    public void Dispose()
+    {
+        if (!ReferenceEquals(CompactSessionOptions, SessionOptions))
+        {
+            CompactSessionOptions.Dispose();
+        }
+
+        SessionOptions.Dispose();
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "ONNX Runtime sessions run on the {Provider} execution provider ({Detail})")]
     private static partial void LogProvider(ILogger logger, string provider, string detail);

@@ -67,7 +67,7 @@ public sealed class ShardDirectory
     public async ValueTask<IReadOnlyList<ShardInfo>> GetLiveAsync(string pool, CancellationToken cancellationToken)
     {
         // While Table storage is away, the live set last read stands in (LastKnownGoodCache).
-        return await _reads.GetOrLoadAsync("shards:" + pool, CacheDuration, async ct =>
+        return await _reads.GetOrLoadAsync("shards:" + pool, CacheDuration, absentFor: null, refreshAhead: true, async ct =>
         {
             var all = await ListAsync(pool, ct).ConfigureAwait(false);
             return Live(all, _time.GetUtcNow());

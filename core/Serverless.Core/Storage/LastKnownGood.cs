@@ -5,6 +5,7 @@ namespace Serverless.Core.Storage;
 internal sealed class LastKnownGood<T>
 {
     private long _freshUntilTicks;
+    private int _refreshing;
 
     public LastKnownGood(T value, DateTimeOffset freshUntil)
     {
@@ -16,5 +17,13 @@ internal sealed class LastKnownGood<T>
 
     public bool IsFresh(DateTimeOffset now) => now.UtcTicks < Interlocked.Read(ref _freshUntilTicks);
 
+    /// <summary>True when less than <paramref name="ahead"/> of freshness is left at <paramref name="now"/>.</summary>
+    public bool IsDueForRefresh(DateTimeOffset now, TimeSpan ahead) => now.UtcTicks >= Interlocked.Read(ref _freshUntilTicks) - ahead.Ticks;
+
     public void FreshUntil(DateTimeOffset until) => Interlocked.Exchange(ref _freshUntilTicks, until.UtcTicks);
+
+    /// <summary>True for the one caller that gets to refresh this entry in the background.</summary>
+    public bool TryStartRefresh() => Interlocked.CompareExchange(ref _refreshing, 1, 0) == 0;
+
+    public void EndRefresh() => Volatile.Write(ref _refreshing, 0);
 }

@@ -10,11 +10,21 @@ namespace Serverless.Core.Storage;
 /// process's <see cref="StorageOutageBreaker"/> keeps every read off storage for a few seconds, then probes it
 /// in the background while requests go on. Serving a model that is already resident must not depend on Table
 /// storage being up at that moment; anything never read before still fails, with a 503 to retry.
+/// With refresh-ahead, a key read in the last part of its freshness gets its value at once while one background
+/// read refreshes it, so a key in steady use never makes a request wait on Table storage, and no value is ever
+/// served past its freshness (a change in storage is seen as soon as before); only a key idle for longer than
+/// its freshness is read on a request's path.
 /// </summary>
 public sealed class LastKnownGoodCache
 {
     /// <summary>How long a value read once may stand in for storage while storage is away.</summary>
     public static readonly TimeSpan StaleLimit = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// The share of a value's freshness left when a read of it starts a background refresh (refresh-ahead):
+    /// with 2 s of freshness, a key read 1 s or more after its last read is refreshed while it is still fresh.
+    /// </summary>
+    public const double RefreshAheadShare = 0.5;
 
     private readonly IMemoryCache _cache;
     private readonly StorageOutageBreaker _breaker;
@@ -39,13 +49,26 @@ public sealed class LastKnownGoodCache
     /// <paramref name="absentFor"/> set, a null answer ("no such row") is fresh for that long and not kept past
     /// it, so a flood of made-up names neither becomes a flood of reads nor fills memory for <see cref="StaleLimit"/>.
     /// </summary>
-    public async ValueTask<T> GetOrLoadAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, Func<CancellationToken, Task<T>> load, CancellationToken cancellationToken)
+    public ValueTask<T> GetOrLoadAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, Func<CancellationToken, Task<T>> load, CancellationToken cancellationToken) =>
+        GetOrLoadAsync(key, freshFor, absentFor, refreshAhead: false, load, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="GetOrLoadAsync{T}(string, TimeSpan, TimeSpan?, Func{CancellationToken, Task{T}}, CancellationToken)"/>;
+    /// with <paramref name="refreshAhead"/>, a fresh value with less than <see cref="RefreshAheadShare"/> of its
+    /// freshness left is answered at once and refreshed by one background read.
+    /// </summary>
+    public async ValueTask<T> GetOrLoadAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, bool refreshAhead, Func<CancellationToken, Task<T>> load, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(load);
         var now = _time.GetUtcNow();
         var known = _cache.TryGetValue(key, out LastKnownGood<T>? entry) ? entry : null;
         if (known is not null && known.IsFresh(now))
         {
+            if (refreshAhead && known.IsDueForRefresh(now, freshFor * RefreshAheadShare) && !_breaker.IsOpen(now) && known.TryStartRefresh())
+            {
+                _ = RefreshAsync(key, known, freshFor, absentFor, load);
+            }
+
             return known.Value;
         }
 
@@ -105,6 +128,32 @@ public sealed class LastKnownGoodCache
         }
 
         _cache.Set(key, new LastKnownGood<T>(value, now + freshFor), new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = StaleLimit, Size = 1 });
+    }
+
+    /// <summary>One background read of a key in steady use whose value is nearing the end of its freshness (refresh-ahead).</summary>
+    private async Task RefreshAsync<T>(string key, LastKnownGood<T> known, TimeSpan freshFor, TimeSpan? absentFor, Func<CancellationToken, Task<T>> load)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var value = await load(timeout.Token).ConfigureAwait(false);
+            _breaker.Succeeded();
+            Store(key, value, freshFor, absentFor);
+        }
+        catch (Exception e) when (StorageFaults.IsTransient(e, CancellationToken.None))
+        {
+            // The value stands in until its freshness ends; the breaker keeps the next requests off storage.
+            _breaker.Failed(_time.GetUtcNow());
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A real error from storage: the next request reads the key itself and sees it.
+            known.FreshUntil(DateTimeOffset.MinValue);
+        }
+        finally
+        {
+            known.EndRefresh();
+        }
     }
 
     /// <summary>One read in the background while the breaker is half-open; requests meanwhile use what is known.</summary>

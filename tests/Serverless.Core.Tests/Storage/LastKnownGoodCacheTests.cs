@@ -33,6 +33,46 @@ public sealed class LastKnownGoodCacheTests
     }
 
     [TestMethod]
+    public async Task RefreshAhead_ServesTheFreshValue_WhileOneBackgroundReadRefreshesIt()
+    {
+        var cache = new LastKnownGoodCache(_memory, _breaker, _time);
+        Assert.AreEqual("v1", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, Read("v1"), CancellationToken.None));
+        _time.Advance(TimeSpan.FromSeconds(0.5));
+        Assert.AreEqual("v1", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, Fail<string>(500), CancellationToken.None), "early in its freshness: no read");
+        Assert.AreEqual(1, _reads);
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        var refresh = new TaskCompletionSource<string>();
+        var started = 0;
+        Func<CancellationToken, Task<string>> slowRead = _ =>
+        {
+            Interlocked.Increment(ref started);
+            return refresh.Task;
+        };
+        Assert.AreEqual("v1", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, slowRead, CancellationToken.None), "the request does not wait for storage");
+        Assert.AreEqual("v1", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, slowRead, CancellationToken.None));
+        Assert.AreEqual(1, started, "one background read per key at a time");
+
+        refresh.SetResult("v2");
+        await WaitUntilAsync(() => cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, Fail<string>(500), CancellationToken.None).AsTask().Result == "v2");
+        _time.Advance(TimeSpan.FromSeconds(1.5));
+        Assert.AreEqual("v2", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, Fail<string>(500), CancellationToken.None), "the refreshed value has its own freshness");
+    }
+
+    [TestMethod]
+    public async Task RefreshAhead_NeverServesAValuePastItsFreshness()
+    {
+        var cache = new LastKnownGoodCache(_memory, _breaker, _time);
+        await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, Read("v1"), CancellationToken.None);
+        _time.Advance(Fresh + TimeSpan.FromMilliseconds(1));
+        Assert.AreEqual("v2", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, Read("v2"), CancellationToken.None), "a key idle past its freshness is read on the request's path");
+
+        cache.Expire<string>("k");
+        Assert.AreEqual("v3", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, Read("v3"), CancellationToken.None), "an expired key is read at once");
+        Assert.AreEqual(3, _reads);
+    }
+
+    [TestMethod]
     public async Task StorageAway_ServesTheLastKnownValue_AndStopsAskingForTheRetryInterval()
     {
         var cache = new LastKnownGoodCache(_memory, _breaker, _time);

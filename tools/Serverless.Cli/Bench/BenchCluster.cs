@@ -144,6 +144,27 @@ internal sealed class BenchCluster : IAsyncDisposable
         return new Uri(placement.Replicas[0].Url);
     }
 
+    /// <summary>Drops the model's version 1 from the cache of every replica the router places it on (v2 repository unload).</summary>
+    public async Task UnloadEverywhereAsync(HttpClient http, string model, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        using var placementRequest = new HttpRequestMessage(HttpMethod.Get, new Uri(RouterUrl, $"/v2/models/{model}/placement"));
+        placementRequest.Headers.TryAddWithoutValidation("x-api-key", ApiKey);
+        using var placementResponse = await http.SendAsync(placementRequest, cancellationToken).ConfigureAwait(false);
+        placementResponse.EnsureSuccessStatusCode();
+        var placement = await placementResponse.Content.ReadFromJsonAsync(CoreJsonContext.Default.PlacementResponse, cancellationToken).ConfigureAwait(false);
+        foreach (var replica in placement?.Replicas ?? [])
+        {
+            using var unload = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(replica.Url), $"/v2/repository/models/{model}/versions/1/unload"));
+            unload.Headers.TryAddWithoutValidation("x-api-key", ApiKey);
+            using var response = await http.SendAsync(unload, cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode && response.StatusCode != System.Net.HttpStatusCode.NotFound)
+            {
+                throw new InvalidOperationException($"unloading {model} from {replica.Url} answered {(int)response.StatusCode}");
+            }
+        }
+    }
+
     /// <summary>The infer URL of a model through the router.</summary>
     public Uri RouterInferUri(string model) => new(RouterUrl, $"/v2/models/{model}/versions/1/infer");
 

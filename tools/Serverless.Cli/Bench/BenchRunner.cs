@@ -82,7 +82,7 @@ internal sealed partial class BenchRunner
 
             if (_options.Runs("cold"))
             {
-                results.Add(await ColdAsync(generator, cluster, cancellationToken).ConfigureAwait(false));
+                results.AddRange(await ColdAsync(generator, cluster, cancellationToken).ConfigureAwait(false));
             }
 
             if (_options.Runs("zipf"))
@@ -124,40 +124,84 @@ internal sealed partial class BenchRunner
         results.Add(open);
     }
 
-    /// <summary>Publishes fresh ~1 MB models and times the first request of each through the router (a load from Blob).</summary>
-    private async Task<ScenarioResult> ColdAsync(HttpLoadGenerator generator, BenchCluster cluster, CancellationToken cancellationToken)
+    /// <summary>
+    /// Publishes fresh ~1 MB models and times the first request of each through the router (a load from Blob);
+    /// then unloads each from its replicas and times the next request (a reload from the shard's disk tier).
+    /// </summary>
+    private async Task<ScenarioResult[]> ColdAsync(HttpLoadGenerator generator, BenchCluster cluster, CancellationToken cancellationToken)
     {
         var count = _options.ColdModels;
         var names = Enumerable.Range(0, count).Select(i => string.Create(CultureInfo.InvariantCulture, $"cold-{_runId}-{i:000}")).ToArray();
         _log($"cold: publishing {count} fresh ~1 MiB models ({_options.PublishParallelism} at a time)…");
         await cluster.PublishAsync(names, i => BenchModels.OneMegabyte((i * 7919) + _runId.GetHashCode(StringComparison.Ordinal)), _options.PublishParallelism, _log, cancellationToken).ConfigureAwait(false);
         var body = BenchModels.OneMegabyteRequest();
-        var run = new LoadRun(count);
-        var started = Stopwatch.GetTimestamp();
-        _log($"cold: the first request of each, one at a time…");
+        var modelNote = $"MatMul x·W, W FP32 [512,512], {BenchModels.OneMegabyte(0).Length:N0} bytes";
+
+        _log("cold: the first request of each, one at a time (a load from Blob)…");
+        var blob = await FirstRequestsAsync(generator, cluster, names, body, "cold", $"first request of {count} fresh 1 MiB models, via router", ModelSourceBlob, cancellationToken).ConfigureAwait(false);
+        blob.Notes["model"] = modelNote;
+
+        // The shard writes a loaded model's bytes to its disk tier off the request's path; give those writes
+        // a moment, then drop every session so the next request has to load again.
+        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+        _log("cold: unloading each from its replicas, then the first request again (a load from the disk tier)…");
         foreach (var name in names)
         {
-            var (status, hit, ms) = await generator.SendOnceAsync(cluster.RouterInferUri(name), body, cluster.ApiKey, cancellationToken).ConfigureAwait(false);
+            await cluster.UnloadEverywhereAsync(generator.Client, name, cancellationToken).ConfigureAwait(false);
+        }
+
+        var disk = await FirstRequestsAsync(generator, cluster, names, body, "cold-disk", $"first request of {count} unloaded 1 MiB models, via router", ModelSourceDisk, cancellationToken).ConfigureAwait(false);
+        disk.Notes["model"] = modelNote;
+
+        // The same requests once more, now cache hits: what of a cold request is the load and what is the request.
+        var warm = await FirstRequestsAsync(generator, cluster, names, body, "cold-warm", "warm", "(cache hit)", cancellationToken).ConfigureAwait(false);
+        disk.Notes["warm, for comparison"] = string.Create(CultureInfo.InvariantCulture, $"the same requests as cache hits: p50 {warm.P50Ms:0.00} ms, max {warm.MaxMs:0.00} ms");
+        blob.Metrics["warm_p50_ms"] = warm.P50Ms;
+        disk.Metrics["warm_p50_ms"] = warm.P50Ms;
+        return [blob, disk];
+    }
+
+    private const string ModelSourceBlob = "blob";
+    private const string ModelSourceDisk = "disk";
+
+    /// <summary>Times one request per model, one at a time, and the shard's own load times for them from its log.</summary>
+    private static async Task<ScenarioResult> FirstRequestsAsync(
+        HttpLoadGenerator generator, BenchCluster cluster, string[] names, byte[] body, string id, string mode, string expectedSource, CancellationToken cancellationToken)
+    {
+        var run = new LoadRun(names.Length);
+        var sources = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var started = Stopwatch.GetTimestamp();
+        foreach (var name in names)
+        {
+            var (status, hit, source, ms) = await generator.SendOnceWithSourceAsync(cluster.RouterInferUri(name), body, cluster.ApiKey, cancellationToken).ConfigureAwait(false);
             if (status != 200)
             {
                 run.NoteError($"HTTP {status} for {name}");
             }
 
+            var key = source ?? (hit == true ? "(cache hit)" : "(not said)");
+            sources[key] = sources.GetValueOrDefault(key) + 1;
             run.Record(ms, status == 200, hit);
         }
 
         run.Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        var result = run.ToResult("cold", "cold", $"first request of {count} fresh 1 MiB models, via router");
+        var result = run.ToResult(id, "cold", mode);
         result.Throughput = 0;
         result.Notes["x-cache"] = $"{run.Misses} miss, {run.Hits} hit";
-        result.Notes["model"] = $"MatMul x·W, W FP32 [512,512], {BenchModels.OneMegabyte(0).Length:N0} bytes";
-        var loads = ShardLoadTimes(cluster.LogsPath, names);
+        result.Notes["x-load-source"] = string.Join(", ", sources.Select(pair => $"{pair.Key} {pair.Value}"));
+        if (sources.GetValueOrDefault(expectedSource) != names.Length)
+        {
+            result.Notes["warning"] = $"not every request loaded from {expectedSource}: the percentiles mix sources";
+        }
+
+        var loads = ShardLoadTimes(cluster.LogsPath, names, expectedSource);
         if (loads.Length > 0)
         {
             Array.Sort(loads);
             result.Metrics["load_p50_ms"] = LatencyStats.Percentile(loads, 50);
             result.Metrics["load_max_ms"] = loads[^1];
-            result.Notes["load in shard (log)"] = string.Create(CultureInfo.InvariantCulture, $"p50 {result.Metrics["load_p50_ms"]:0.0} ms, max {loads[^1]:0.0} ms ({loads.Length} loads: blob download + session)");
+            var what = expectedSource == ModelSourceDisk ? "disk read + session" : "blob download + session";
+            result.Notes["load in shard (log)"] = string.Create(CultureInfo.InvariantCulture, $"p50 {result.Metrics["load_p50_ms"]:0.0} ms, max {loads[^1]:0.0} ms ({loads.Length} loads: {what})");
         }
 
         return result;
@@ -241,7 +285,7 @@ internal sealed partial class BenchRunner
     }
 
     /// <summary>Load times the shards logged ("Loaded bench/{model}/1 (… bytes) [from …] in X ms") for these models.</summary>
-    private static double[] ShardLoadTimes(string logsPath, IReadOnlyCollection<string> models)
+    private static double[] ShardLoadTimes(string logsPath, IReadOnlyCollection<string> models, string source)
     {
         var wanted = new HashSet<string>(models, StringComparer.Ordinal);
         var times = new List<double>();
@@ -259,7 +303,7 @@ internal sealed partial class BenchRunner
                 while (reader.ReadLine() is { } line)
                 {
                     var match = LoadedLine().Match(line);
-                    if (match.Success && wanted.Contains(match.Groups["model"].Value)
+                    if (match.Success && wanted.Contains(match.Groups["model"].Value) && match.Groups["source"].Value == source
                         && double.TryParse(match.Groups["ms"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var ms))
                     {
                         times.Add(ms);

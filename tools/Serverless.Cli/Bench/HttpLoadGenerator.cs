@@ -45,6 +45,25 @@ internal sealed class HttpLoadGenerator : IDisposable
         return (status, hit, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
+    /// <summary>One request, timed, with where the shard loaded the model from when it had to (<c>x-load-source</c>).</summary>
+    public async Task<(int Status, bool? CacheHit, string? LoadSource, double Ms)> SendOnceWithSourceAsync(Uri uri, byte[] body, string? apiKey, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var request = new HttpRequestMessage(HttpMethod.Post, uri);
+        request.Content = new ByteArrayContent(body);
+        request.Content.Headers.ContentType = JsonType;
+        if (apiKey is not null)
+        {
+            request.Headers.TryAddWithoutValidation("x-api-key", apiKey);
+        }
+
+        using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+        var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        bool? hit = response.Headers.NonValidated.TryGetValues("x-cache", out var cache) ? cache.ToString() == "hit" : null;
+        var source = response.Headers.NonValidated.TryGetValues("x-load-source", out var values) ? values.ToString() : null;
+        return ((int)response.StatusCode, hit, source, ms);
+    }
+
     /// <summary>Closed loop: <c>connections</c> workers for warm-up plus duration; only the duration is measured.</summary>
     public async Task<LoadRun> ClosedLoopAsync(LoadTarget target, TimeSpan warmup, TimeSpan duration, CancellationToken cancellationToken)
     {

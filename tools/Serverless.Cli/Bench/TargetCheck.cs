@@ -22,6 +22,7 @@ internal static class TargetCheck
         var router = Find("router-closed");
         var routerOpen = Find("router-open");
         var cold = Find("cold");
+        var coldDisk = Find("cold-disk");
         var density = Find("density");
         var verdicts = new List<TargetVerdict>();
 
@@ -40,6 +41,9 @@ internal static class TargetCheck
         verdicts.Add(cold is null
             ? Missing("cold load of a 1 MB model from Blob: p50 ≤ 25 ms")
             : AtMost("cold load of a 1 MB model from Blob: p50 ≤ 25 ms (first request via router)", cold.P50Ms, 25, "ms"));
+        verdicts.Add(coldDisk is null
+            ? Missing("cold load of a 1 MB model from the disk tier: p50 ≤ 5 ms")
+            : AtMost("cold load of a 1 MB model from the disk tier: p50 ≤ 5 ms (first request via router)", coldDisk.P50Ms, 5, "ms"));
         if (density is not null && density.Metrics.TryGetValue("bytes_per_model", out var perModel) && perModel > 0)
         {
             var baseline = density.Metrics["rss_before_bytes"];

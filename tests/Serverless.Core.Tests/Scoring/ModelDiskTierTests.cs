@@ -1,0 +1,98 @@
+using System.Diagnostics.Metrics;
+using System.Security.Cryptography;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Serverless.Core.Scoring;
+using Serverless.Core.Sharding;
+
+namespace Serverless.Core.Tests.Scoring;
+
+/// <summary>The disk tier gives back exactly what it kept, and nothing from a file that is not intact.</summary>
+[TestClass]
+public sealed class ModelDiskTierTests
+{
+    private ServiceProvider _services = null!;
+    private string _folder = null!;
+
+    [TestInitialize]
+    public void Initialize()
+    {
+        _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        _folder = Path.Combine(Path.GetTempPath(), "disk-tier-tests-" + Guid.NewGuid().ToString("N"));
+    }
+
+    [TestCleanup]
+    public void Cleanup()
+    {
+        _services.Dispose();
+        if (Directory.Exists(_folder))
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public async Task WhatIsWrittenIsReadBack()
+    {
+        var tier = NewTier();
+        var (sha, bytes) = Model(100_000);
+        await tier.WriteAsync(sha, bytes, CancellationToken.None);
+
+        CollectionAssert.AreEqual(bytes, await tier.TryReadAsync(sha, CancellationToken.None));
+        Assert.AreEqual(bytes.Length + ModelDiskTier.ChecksumBytes, new FileInfo(FileOf(sha)).Length);
+    }
+
+    [TestMethod]
+    public async Task AModelNeverWrittenIsNotThere()
+    {
+        var (sha, _) = Model(10);
+        Assert.IsNull(await NewTier().TryReadAsync(sha, CancellationToken.None));
+    }
+
+    [TestMethod]
+    [DataRow("flipped byte", DisplayName = "one byte of the model flipped")]
+    [DataRow("truncated", DisplayName = "the file cut short")]
+    [DataRow("no checksum", DisplayName = "a file of the older format (model bytes only)")]
+    [DataRow("tiny", DisplayName = "a file shorter than a checksum")]
+    public async Task ADamagedFileIsNotUsedAndIsDeleted(string damage)
+    {
+        var tier = NewTier();
+        var (sha, bytes) = Model(50_000);
+        await tier.WriteAsync(sha, bytes, CancellationToken.None);
+        var file = FileOf(sha);
+        var onDisk = await File.ReadAllBytesAsync(file);
+        byte[] damaged = damage switch
+        {
+            "flipped byte" => Flip(onDisk, 12_345),
+            "truncated" => onDisk[..^100],
+            "no checksum" => bytes,
+            _ => [1, 2, 3],
+        };
+        await File.WriteAllBytesAsync(file, damaged);
+
+        Assert.IsNull(await tier.TryReadAsync(sha, CancellationToken.None), $"a file with {damage} was used");
+        Assert.IsFalse(File.Exists(file), "the damaged file is deleted, so the next load rewrites it from Blob");
+    }
+
+    private static byte[] Flip(byte[] bytes, int index)
+    {
+        var copy = (byte[])bytes.Clone();
+        copy[index] ^= 0x10;
+        return copy;
+    }
+
+    private string FileOf(string sha) => Path.Combine(_folder, sha + ".onnx");
+
+    private static (string Sha256, byte[] Bytes) Model(int length)
+    {
+        var bytes = new byte[length];
+        new Random(length).NextBytes(bytes);
+        return (Convert.ToHexStringLower(SHA256.HashData(bytes)), bytes);
+    }
+
+    private ModelDiskTier NewTier() => new(
+        Options.Create(new ShardOptions { Id = "shard-00", DiskTierPath = _folder, DiskTierBytes = 64 * 1024 * 1024 }),
+        _services.GetRequiredService<IMeterFactory>(),
+        NullLogger<ModelDiskTier>.Instance);
+}

@@ -69,7 +69,9 @@ public sealed class InferFunction
 
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var activity = ServerlessTelemetry.StartShardInfer(request.Headers["traceparent"].ToString(), request.Headers["tracestate"].ToString(), tenant, model);
-        var result = _metrics.Scored(tenant, model, await _scoring.InferAsync(tenant, model, version, body, cancellationToken).ConfigureAwait(false), started);
+        // A numbered version from the router was resolved there a moment ago: a kept row of it (same hash) needs no read here.
+        var routedSha256 = version is null ? null : _authenticator.RoutedModelSha256(request);
+        var result = _metrics.Scored(tenant, model, await _scoring.InferAsync(tenant, model, version, body, routedSha256, cancellationToken).ConfigureAwait(false), started);
         return JsonBytesResult.From(result, _shardId);
     }
 }

@@ -18,8 +18,25 @@ public sealed class ModelCatalog
     }
 
     /// <summary>Resolves a version or throws a 400/404 <see cref="ScoringException"/> saying why.</summary>
-    public async ValueTask<ModelVersionEntity> ResolveAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
+    public ValueTask<ModelVersionEntity> ResolveAsync(string tenant, string model, string? version, CancellationToken cancellationToken) =>
+        ResolveAsync(tenant, model, version, checkedSha256: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ResolveAsync(string, string, string?, CancellationToken)"/>; with <paramref name="checkedSha256"/>
+    /// (the router resolved this numbered version in the registry a moment ago, within its freshness, and found
+    /// these bytes), a Ready row of it kept from an earlier read with the same hash is used however old, so a
+    /// model's reload costs no registry read on the shard. A version deleted and published again with other
+    /// bytes has another hash, and is read.
+    /// </summary>
+    public async ValueTask<ModelVersionEntity> ResolveAsync(string tenant, string model, string? version, string? checkedSha256, CancellationToken cancellationToken)
     {
+        if (checkedSha256 is not null && version is not null
+            && _registry.TryGetKnownVersion(tenant, model, version) is { State: ModelStates.Ready } known
+            && string.Equals(known.Sha256, checkedSha256, StringComparison.Ordinal))
+        {
+            return known;
+        }
+
         var error = ModelNames.CheckTenant(tenant) ?? ModelNames.CheckModel(model)
             ?? (version is null || ModelNames.IsValidName(version) ? null : ModelNames.CheckVersion(version));
         if (error is not null)

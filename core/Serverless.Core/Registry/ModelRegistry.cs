@@ -81,6 +81,31 @@ public sealed class ModelRegistry
         return null;
     }
 
+    /// <summary>
+    /// The row of a numbered version from the rows last read, however old, or null when they are not kept or
+    /// do not have it. For a caller that has just checked the version against the registry itself (the router):
+    /// a version's row does not change once Ready, so a shard reloading an evicted model need not read it again.
+    /// </summary>
+    public ModelVersionEntity? TryGetKnownVersion(string tenant, string model, string version)
+    {
+        if (!ModelNames.IsValidVersion(version)
+            || !_reads.TryGetKnown<IReadOnlyList<ModelVersionEntity>>("registry:" + ModelNames.ModelKey(tenant, model), out var rows)
+            || rows is null)
+        {
+            return null;
+        }
+
+        foreach (var row in rows)
+        {
+            if (!row.IsAlias && row.RowKey == version)
+            {
+                return row;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Forgets the cached rows of a model, after a change to them.</summary>
     public void Invalidate(string tenant, string model) => _reads.Expire<IReadOnlyList<ModelVersionEntity>>("registry:" + ModelNames.ModelKey(tenant, model));
 

@@ -190,7 +190,7 @@ public sealed partial class RouterService
         for (var attempt = 0; attempt < order.Length; attempt++)
         {
             var shard = replicas[order[attempt]];
-            var (response, failure, reachedShard) = await ForwardAsync(shard, tenant.Name, model, entry.Version, body, cancellationToken).ConfigureAwait(false);
+            var (response, failure, reachedShard) = await ForwardAsync(shard, tenant.Name, model, entry, body, cancellationToken).ConfigureAwait(false);
             if (response is not null)
             {
                 return response;
@@ -219,14 +219,16 @@ public sealed partial class RouterService
     public ValueTask<IReadOnlyList<ShardInfo>> FindReplicasAsync(Tenant tenant, ModelVersionEntity entry, CancellationToken cancellationToken) =>
         _replicas.ResolveAsync(tenant.Name, tenant.ShuffleShardSize, entry.Model, entry.Pool, cancellationToken);
 
-    private async Task<(RoutedResponse? Response, string? Failure, bool ReachedShard)> ForwardAsync(ShardInfo shard, string tenant, string model, string version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    private async Task<(RoutedResponse? Response, string? Failure, bool ReachedShard)> ForwardAsync(ShardInfo shard, string tenant, string model, ModelVersionEntity entry, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
+        var version = entry.Version;
         var client = _httpClientFactory.CreateClient(ShardClient.HttpClientName);
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(shard.BaseUrl, $"v2/models/{model}/versions/{version}/infer"));
         request.Headers.TryAddWithoutValidation(ShardHeaders.Tenant, tenant);
         if (_internalKey.IsConfigured)
         {
             request.Headers.TryAddWithoutValidation(ShardHeaders.InternalKey, _internalKey.ShardKey);
+            request.Headers.TryAddWithoutValidation(ShardHeaders.ModelSha256, entry.Sha256);
         }
 
         request.Content = new ReadOnlyMemoryContent(body);

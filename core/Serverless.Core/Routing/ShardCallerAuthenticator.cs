@@ -37,6 +37,24 @@ public sealed class ShardCallerAuthenticator
             cancellationToken);
     }
 
+    /// <summary>
+    /// The SHA-256 of the version the router resolved (<see cref="ShardHeaders.ModelSha256"/>) when the request
+    /// comes from the router with the internal key; null from any other caller, or without a configured internal
+    /// key (then nothing proves who called).
+    /// </summary>
+    public string? RoutedModelSha256(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var sha256 = request.Headers[ShardHeaders.ModelSha256].ToString();
+        return sha256.Length > 0
+            && _internalKey.IsConfigured
+            && ApiKeyHeader.Read(request.Headers.Authorization.ToString(), request.Headers[ShardHeaders.ApiKey].ToString()) is null
+            && !string.IsNullOrEmpty(request.Headers[ShardHeaders.Tenant].ToString())
+            && _internalKey.Matches(request.Headers[ShardHeaders.InternalKey].ToString())
+            ? sha256
+            : null;
+    }
+
     /// <summary>The tenant's name, or null when the caller is not known (401).</summary>
     public async ValueTask<string?> ResolveTenantAsync(string? tenantHeader, string? internalKey, string? authorization, string? apiKey, CancellationToken cancellationToken)
     {

@@ -9,6 +9,12 @@ public static class ShardHeaders
     /// <summary>Router (publisher, CLI) → shard: the internal key (<see cref="InternalKeyOptions"/>) without which <see cref="Tenant"/> is not trusted.</summary>
     public const string InternalKey = "x-serverless-internal-key";
 
+    /// <summary>
+    /// Router → shard: the SHA-256 of the version the router resolved. With the internal key, the shard may use a
+    /// row of that version it kept from an earlier read (however old) when the hashes agree, instead of reading it.
+    /// </summary>
+    public const string ModelSha256 = "x-serverless-model-sha256";
+
     /// <summary>Client → router: a deadline (milliseconds) lower than the router's own for this request.</summary>
     public const string RequestTimeout = "x-request-timeout-ms";
 

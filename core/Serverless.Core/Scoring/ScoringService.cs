@@ -50,12 +50,20 @@ public sealed partial class ScoringService
     }
 
     /// <summary>Runs one v2 inference request for a tenant's model.</summary>
-    public async Task<ScoringResult> InferAsync(string tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    public Task<ScoringResult> InferAsync(string tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
+        InferAsync(tenant, model, version, body, routedSha256: null, cancellationToken);
+
+    /// <summary>
+    /// Runs one v2 inference request; <paramref name="routedSha256"/> is the hash of the version the router
+    /// resolved in the registry itself when it sent the request (internal key): a kept row of that version with
+    /// that hash is used without a read.
+    /// </summary>
+    public async Task<ScoringResult> InferAsync(string tenant, string model, string? version, ReadOnlyMemory<byte> body, string? routedSha256, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         try
         {
-            var entry = await _catalog.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+            var entry = await _catalog.ResolveAsync(tenant, model, version, routedSha256, cancellationToken).ConfigureAwait(false);
             _traffic.Record(tenant, entry.Model);
             var request = InferenceRequestParser.Parse(body);
             var key = CacheKey(entry);

@@ -103,6 +103,19 @@ public sealed class LastKnownGoodCache
         return value;
     }
 
+    /// <summary>The last value read for <paramref name="key"/>, fresh or not (false when none is kept).</summary>
+    public bool TryGetKnown<T>(string key, out T value)
+    {
+        if (_cache.TryGetValue(key, out LastKnownGood<T>? entry) && entry is not null)
+        {
+            value = entry.Value;
+            return true;
+        }
+
+        value = default!;
+        return false;
+    }
+
     /// <summary>The next read of <paramref name="key"/> goes to storage; the old value still stands in if storage is away.</summary>
     public void Expire<T>(string key)
     {

@@ -65,7 +65,16 @@ public sealed class OrtRuntimeTests
         SkipUnlessLinux();
         var model = OneMegabyteModel();
         var weightBytes = (long)Side * Side * sizeof(float);
-        using var session = TestAssemblySetup.Runtime.CreateMeasuredSession(model, out var measured);
+        // The median of three: another thread allocating or freeing at the same moment (a finalizer releasing
+        // another test's session) moves one measurement, not the median.
+        var sizes = new long[3];
+        for (var i = 0; i < sizes.Length; i++)
+        {
+            using var session = TestAssemblySetup.Runtime.CreateMeasuredSession(model, out sizes[i]);
+        }
+
+        Array.Sort(sizes);
+        var measured = sizes[1];
         // Measured here: ~1.04 x the file. The estimate used where nothing can be measured is 2 x the file + 64 KiB.
         Assert.IsTrue(measured >= weightBytes, $"measured {measured:N0} bytes, less than the weights' {weightBytes:N0}");
         Assert.IsTrue(measured < ModelLoader.ChargeFor(model.LongLength) * 3 / 4, $"measured {measured:N0} bytes, near the 2x estimate {ModelLoader.ChargeFor(model.LongLength):N0}");

@@ -19,6 +19,8 @@ public sealed class InternalKeyOptions : IValidatableObject
 
     private const string KeyVaultReferencePrefix = "@Microsoft.KeyVault(";
 
+    private KeyDigests? _digests;
+
     /// <summary>The shared secret; empty means none is configured (a shard then trusts the tenant header, with a warning at start).</summary>
     public string ShardKey { get; set; } = "";
 
@@ -74,16 +76,56 @@ public sealed class InternalKeyOptions : IValidatableObject
             return false;
         }
 
-        var digest = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
-        var previous = PreviousShardKey ?? "";
-        var current = CryptographicOperations.FixedTimeEquals(digest, SHA256.HashData(Encoding.UTF8.GetBytes(ShardKey)));
-        var before = CryptographicOperations.FixedTimeEquals(digest, SHA256.HashData(Encoding.UTF8.GetBytes(previous)));
+        // Per request on every shard: the configured keys' digests are computed once (KeyDigests), the presented
+        // key is hashed into the stack, so a check is one SHA-256 and no allocation.
+        var keys = Digests();
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        var length = Encoding.UTF8.GetMaxByteCount(presented.Length);
+        Span<byte> utf8 = length <= 512 ? stackalloc byte[512] : new byte[length];
+        SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(presented, utf8)], digest);
+        var current = CryptographicOperations.FixedTimeEquals(digest, keys.Current);
+        var before = CryptographicOperations.FixedTimeEquals(digest, keys.Previous);
 
         // Non-short-circuiting operators: both comparisons always run and count.
-        var hasPrevious = previous.Length != 0;
-        return current | (before & hasPrevious);
+        return current | (before & keys.HasPrevious);
+    }
+
+    private KeyDigests Digests()
+    {
+        var known = Volatile.Read(ref _digests);
+        if (known is not null && ReferenceEquals(known.ShardKey, ShardKey) && ReferenceEquals(known.PreviousShardKey, PreviousShardKey ?? ""))
+        {
+            return known;
+        }
+
+        var computed = new KeyDigests(ShardKey, PreviousShardKey ?? "");
+        Volatile.Write(ref _digests, computed);
+        return computed;
     }
 
     private static bool IsUnresolvedReference(string? value) =>
         value?.StartsWith(KeyVaultReferencePrefix, StringComparison.OrdinalIgnoreCase) == true;
+
+    /// <summary>The SHA-256 digests of the configured keys, for the keys they were computed from.</summary>
+    private sealed class KeyDigests
+    {
+        public KeyDigests(string shardKey, string previousShardKey)
+        {
+            ShardKey = shardKey;
+            PreviousShardKey = previousShardKey;
+            Current = SHA256.HashData(Encoding.UTF8.GetBytes(shardKey));
+            Previous = SHA256.HashData(Encoding.UTF8.GetBytes(previousShardKey));
+            HasPrevious = previousShardKey.Length != 0;
+        }
+
+        public string ShardKey { get; }
+
+        public string PreviousShardKey { get; }
+
+        public byte[] Current { get; }
+
+        public byte[] Previous { get; }
+
+        public bool HasPrevious { get; }
+    }
 }

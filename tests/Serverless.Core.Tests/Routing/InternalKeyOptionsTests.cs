@@ -11,6 +11,21 @@ public sealed class InternalKeyOptionsTests
     private const string UnresolvedReference = "@Microsoft.KeyVault(SecretUri=https://kv-x.vault.azure.net/secrets/internal-shard-key)";
 
     [TestMethod]
+    public void AKeyChangedAfterAMatch_IsTheKeyThatMatches()
+    {
+        // The configured keys' digests are remembered between checks: they must follow a change of the keys.
+        var options = new InternalKeyOptions { ShardKey = "first-key-0123456789" };
+        Assert.IsTrue(options.Matches("first-key-0123456789"));
+        options.ShardKey = "second-key-0123456789";
+        options.PreviousShardKey = "first-key-0123456789";
+        Assert.IsTrue(options.Matches("second-key-0123456789"));
+        Assert.IsTrue(options.Matches("first-key-0123456789"), "the previous key during a rotation");
+        options.PreviousShardKey = "";
+        Assert.IsFalse(options.Matches("first-key-0123456789"), "the previous key after the rotation");
+        Assert.IsFalse(options.Matches(new string('x', 2000)), "a long key is hashed off the stack and does not match");
+    }
+
+    [TestMethod]
     public void UnresolvedKeyVaultReference_FailsValidation_NamingTheSetting()
     {
         var options = new InternalKeyOptions { ShardKey = UnresolvedReference };

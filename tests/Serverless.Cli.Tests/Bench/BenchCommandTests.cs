@@ -13,7 +13,7 @@ public sealed class BenchCommandTests
 {
     [TestMethod]
     [Timeout(300_000)]
-    public async Task Bench_FloorAndIsolation_WritesAReportWhoseRowsHoldUp()
+    public async Task Bench_FloorIsolationAndCold_WritesAReportWhoseRowsHoldUp()
     {
         var home = Path.Combine(Path.GetTempPath(), "serverless-bench-test-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(home);
@@ -23,13 +23,13 @@ public sealed class BenchCommandTests
             var plot = Path.Combine(home, "bench.svg");
             var (exit, output) = await CliProcess.RunAsync(
                 home,
-                ["bench", "--scenario", "floor-http,isolation", "--duration", "1", "--connections", "4", "--json", json, "--plot", plot],
+                ["bench", "--scenario", "floor-http,isolation,cold", "--duration", "1", "--warmup", "1", "--connections", "4", "--cold-models", "2", "--json", json, "--plot", plot],
                 timeoutSeconds: 240);
 
             Assert.AreEqual(0, exit, output);
             var report = JsonNode.Parse(await File.ReadAllTextAsync(json))!;
             var results = report["Results"]!.AsArray().ToDictionary(r => (string)r!["Id"]!, r => r!);
-            CollectionAssert.IsSubsetOf(new[] { "floor-http-1hop", "floor-http-2hop", "isolation-alone", "isolation-flood", "isolation-noisy" }, results.Keys.ToArray(), output);
+            CollectionAssert.IsSubsetOf(new[] { "floor-http-1hop", "floor-http-2hop", "isolation-alone", "isolation-flood", "isolation-noisy", "cold", "cold-disk" }, results.Keys.ToArray(), output);
 
             Assert.IsTrue((double)results["floor-http-1hop"]["Throughput"]! > 0);
             Assert.AreEqual(0L, (long)results["isolation-alone"]["Errors"]!, "the quiet tenant alone: every request answered");
@@ -37,6 +37,9 @@ public sealed class BenchCommandTests
             Assert.IsTrue((long)results["isolation-noisy"]["Errors"]! > 0, "the flooding tenant was refused over its quota");
             Assert.IsTrue((double)results["isolation-noisy"]["Throughput"]! > 0, "and answered within it");
             StringAssert.Contains(output, "quiet tenant's p99 while a neighbour floods");
+            Assert.AreEqual("blob 2", (string?)results["cold"]["Notes"]!["x-load-source"], "fresh models come from Blob");
+            Assert.AreEqual("disk 2", (string?)results["cold-disk"]["Notes"]!["x-load-source"], "unloaded models come back from the disk tier");
+            StringAssert.Contains(output, "cold load of a 1 MB model from the disk tier");
             StringAssert.StartsWith(await File.ReadAllTextAsync(plot), "<svg");
         }
         finally

@@ -12,7 +12,11 @@ internal sealed class BenchOptions
     public double DurationSeconds { get; set; } = 10;
 
     /// <summary>Seconds of warm-up before each load phase; not measured.</summary>
-    public double WarmupSeconds { get; set; } = 2;
+    /// <summary>
+    /// Unmeasured load before each phase. 5 s: under `wrk` a fresh router reached its steady rate only after
+    /// ~10 s of load (tiered JIT, connection pools, the hot model's replicas being added), 2 s measured mostly that.
+    /// </summary>
+    public double WarmupSeconds { get; set; } = 5;
 
     /// <summary>Open-loop arrival rate for shard and router; null = half of the closed-loop maximum just measured.</summary>
     public double? Rate { get; set; }
@@ -61,6 +65,11 @@ internal sealed class BenchOptions
         if (DurationSeconds is <= 0 or > 600)
         {
             return "--duration must be between 0 and 600 seconds";
+        }
+
+        if (WarmupSeconds is < 0 or > 600)
+        {
+            return "--warmup must be between 0 and 600 seconds";
         }
 
         if (Rate is <= 0)

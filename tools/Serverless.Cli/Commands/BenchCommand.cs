@@ -20,7 +20,8 @@ internal static class BenchCommand
     {
         var defaults = new BenchOptions();
         var scenario = new Option<string>("--scenario") { Description = "all, or a comma-separated list of: " + string.Join(", ", BenchOptions.AllScenarios), DefaultValueFactory = _ => "all" };
-        var duration = new Option<double>("--duration") { Description = "Measured seconds of each load phase (each also warms up for 2 s)", DefaultValueFactory = _ => defaults.DurationSeconds };
+        var duration = new Option<double>("--duration") { Description = "Measured seconds of each load phase", DefaultValueFactory = _ => defaults.DurationSeconds };
+        var warmup = new Option<double>("--warmup") { Description = "Unmeasured seconds of load before each load phase (JIT tiering, connection pools, replica scaling settle)", DefaultValueFactory = _ => defaults.WarmupSeconds };
         var rate = new Option<double?>("--rate") { Description = "Open-loop arrival rate (req/s) for shard and router (default: half the closed-loop maximum)" };
         var connections = new Option<int>("--connections") { Description = "Concurrent connections of the closed loop (and the open loop's pool)", DefaultValueFactory = _ => defaults.Connections };
         var models = new Option<int>("--models") { Description = "Tiny models of the zipf and density scenarios", DefaultValueFactory = _ => defaults.Models };
@@ -32,7 +33,7 @@ internal static class BenchCommand
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the tables as Markdown to this file" };
         var command = new Command("bench", "Benchmark the platform over loopback against its floors: latency percentiles, throughput, errors, cold loads, zipf hit rate, density")
         {
-            scenario, duration, rate, connections, models, coldModels, shards, cacheMb, json, plot, markdown,
+            scenario, duration, warmup, rate, connections, models, coldModels, shards, cacheMb, json, plot, markdown,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -41,6 +42,7 @@ internal static class BenchCommand
             {
                 Scenarios = scenarioText == "all" ? BenchOptions.AllScenarios : scenarioText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 DurationSeconds = parse.GetValue(duration),
+                WarmupSeconds = parse.GetValue(warmup),
                 Rate = parse.GetValue(rate),
                 Connections = parse.GetValue(connections),
                 Models = parse.GetValue(models),

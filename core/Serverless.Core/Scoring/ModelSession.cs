@@ -13,6 +13,7 @@ public sealed class ModelSession
 {
     private readonly InferenceSession _session;
     private int _references = 1;
+    private int _neverUsed;
     private DynamicBatcher? _batcher;
     private System.Threading.RateLimiting.ConcurrencyLimiter? _limiter;
 
@@ -54,6 +55,15 @@ public sealed class ModelSession
     public string[] OutputNames { get; }
 
     internal InferenceSession Session => _session;
+
+    /// <summary>True while no request has used this session since a warm-up loaded it (<see cref="SessionUse.Warmup"/>).</summary>
+    public bool NeverUsed => Volatile.Read(ref _neverUsed) == 1;
+
+    /// <summary>Marks a session a warm-up loaded, before it enters the cache.</summary>
+    internal void MarkNeverUsed() => Volatile.Write(ref _neverUsed, 1);
+
+    /// <summary>True for the one caller that first uses a session a warm-up loaded.</summary>
+    internal bool TryMarkUsed() => Volatile.Read(ref _neverUsed) == 1 && Interlocked.Exchange(ref _neverUsed, 0) == 1;
 
     /// <summary>True when this session has been disposed (test hook for lease safety).</summary>
     public bool IsDisposed => Volatile.Read(ref _references) <= 0;

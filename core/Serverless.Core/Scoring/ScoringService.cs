@@ -137,7 +137,8 @@ public sealed partial class ScoringService
         try
         {
             var entry = await _catalog.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
-            using var lease = await _cache.AcquireAsync(CacheKey(entry), ct => _loader.LoadAsync(entry, ct), cancellationToken).ConfigureAwait(false);
+            // Loaded ahead of requests: until one uses it, it ranks below every used model for eviction.
+            using var lease = await _cache.AcquireAsync(CacheKey(entry), ct => _loader.LoadAsync(entry, ct), SessionUse.Warmup, cancellationToken).ConfigureAwait(false);
             return new ScoringResult(200, JsonBodies.ModelReady(new ModelReadyResponse(model, entry.Version, true)), entry.Version, lease.CacheHit);
         }
         catch (ScoringException e)

@@ -144,6 +144,67 @@ public sealed class SessionCacheTests
     }
 
     [TestMethod]
+    public async Task OverTheBudget_TheLeastRecentlyUsedIsEvicted()
+    {
+        using var cache = NewCache(3_500);
+        await UseAsync(cache, "a");
+        await UseAsync(cache, "b");
+        await UseAsync(cache, "c");
+        await UseAsync(cache, "a");
+
+        // d does not fit: the cache compacts in the background, least recently used first (b, not a).
+        await UseAsync(cache, "d");
+        WaitFor(() => !cache.Contains("b"), "b's eviction");
+        Assert.IsTrue(cache.Contains("a"), "a was used after b");
+        Assert.IsTrue(cache.Contains("c"));
+    }
+
+    [TestMethod]
+    public async Task AWarmedUpModelNoRequestUsed_IsEvictedBeforeUsedOnes_HoweverRecentlyLoaded()
+    {
+        using var cache = NewCache(3_500);
+        await UseAsync(cache, "a");
+        await UseAsync(cache, "b");
+        await UseAsync(cache, "w", SessionUse.Warmup);
+        Assert.IsTrue(cache.Contains("w"));
+
+        await UseAsync(cache, "d");
+        WaitFor(() => !cache.Contains("w"), "the never-used warm-up's eviction");
+        Assert.IsTrue(cache.Contains("a"), "a used model stays although it is the least recently used");
+        Assert.IsTrue(cache.Contains("b"));
+    }
+
+    [TestMethod]
+    public async Task AWarmedUpModel_OnceARequestUsesIt_RanksByThatUse()
+    {
+        using var cache = NewCache(3_500);
+        await UseAsync(cache, "a");
+        await UseAsync(cache, "b");
+        await UseAsync(cache, "w", SessionUse.Warmup);
+        var session = await UseAsync(cache, "w");
+        Assert.IsFalse(session.NeverUsed);
+        Assert.AreEqual(3, cache.Count, "the first use keeps the warmed model resident");
+        WaitFor(() => cache.ResidentBytes == 3_000, "the replaced entry's release");
+
+        await UseAsync(cache, "d");
+        WaitFor(() => !cache.Contains("a"), "the least recently used model's eviction");
+        Assert.IsTrue(cache.Contains("w"), "w was used after a and b");
+        Assert.IsFalse(session.IsDisposed);
+
+        // One reference per entry: dropping w from the cache disposes it (nothing leaked by the promotion).
+        cache.Remove("w");
+        WaitFor(() => session.IsDisposed, "w's disposal once its only entry is gone");
+    }
+
+    /// <summary>Leases a session of 1,000 bytes (loading it if needed) and lets it go; apart by a few ms so access times differ.</summary>
+    private static async Task<ModelSession> UseAsync(SessionCache cache, string model, SessionUse use = SessionUse.Request)
+    {
+        await Task.Delay(15);
+        using var lease = await cache.AcquireAsync(model, Loader(model, 1_000), use, CancellationToken.None);
+        return lease.Session;
+    }
+
+    [TestMethod]
     public async Task AnEvictedSession_IsNotDisposedWhileLeased_AndIsDisposedAfter()
     {
         using var cache = NewCache(10_000);

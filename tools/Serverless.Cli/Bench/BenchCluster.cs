@@ -165,6 +165,32 @@ internal sealed class BenchCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>Each shard's cache figures (<c>internal/stats</c>, with the internal key); shards that do not answer are left out.</summary>
+    public async Task<IReadOnlyList<Core.Observability.ShardStats>> ShardStatsAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        var all = new List<Core.Observability.ShardStats>();
+        foreach (var shard in State.Shards)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(shard.Url), "/" + Core.Observability.DashboardService.StatsPath));
+            request.Headers.TryAddWithoutValidation(Core.Routing.ShardHeaders.InternalKey, State.InternalKey);
+            try
+            {
+                using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                if (response.IsSuccessStatusCode
+                    && await response.Content.ReadFromJsonAsync(Core.Observability.DashboardJsonContext.Default.ShardStats, cancellationToken).ConfigureAwait(false) is { } stats)
+                {
+                    all.Add(stats);
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+        }
+
+        return all;
+    }
+
     /// <summary>The infer URL of a model through the router.</summary>
     public Uri RouterInferUri(string model) => new(RouterUrl, $"/v2/models/{model}/versions/1/infer");
 

@@ -227,9 +227,16 @@ internal sealed partial class BenchRunner
         var hitRate = answered > 0 ? (double)run.Hits / answered : 0;
         result.Metrics["hit_rate"] = hitRate;
         result.Notes["hit rate (x-cache)"] = string.Create(CultureInfo.InvariantCulture, $"{hitRate:P1} ({run.Hits:N0} hit, {run.Misses:N0} miss)");
+        // What the shards hold at the end, by the bytes they charge (measured per session at load).
+        var stats = await cluster.ShardStatsAsync(generator.Client, cancellationToken).ConfigureAwait(false);
+        var sessions = stats.Sum(s => s.Sessions);
+        var charged = stats.Sum(s => s.ResidentBytes);
+        var resident = sessions > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{sessions:N0} sessions resident at the end, charged {charged / (double)sessions:N0} B each on average (measured at load)")
+            : "shard stats not available";
         result.Notes["cache"] = cluster.Owned
-            ? string.Create(CultureInfo.InvariantCulture, $"{_options.ShardCacheBytes / (1024.0 * 1024):0.#} MiB per shard × {cluster.State.Shards.Count} shards; a tiny session is charged ~{(2 * BenchModels.Tiny(0).Length) + 65536:N0} B, so ~{_options.ShardCacheBytes / ((2 * BenchModels.Tiny(0).Length) + 65536) * cluster.State.Shards.Count:N0} of {count} fit")
-            : "the running cluster's own budget (start none to get a budget smaller than the set)";
+            ? string.Create(CultureInfo.InvariantCulture, $"{_options.ShardCacheBytes / (1024.0 * 1024):0.#} MiB per shard × {cluster.State.Shards.Count} shards; {resident}")
+            : "the running cluster's own budget (start none to get a budget smaller than the set); " + resident;
         result.Notes["publish"] = string.Create(CultureInfo.InvariantCulture, $"{count} models in {publishSeconds:0} s");
         return result;
     }

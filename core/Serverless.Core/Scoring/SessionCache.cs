@@ -26,7 +26,7 @@ public sealed class SessionCache : IDisposable
 
     private readonly MemoryCache _cache;
     private readonly long _budget;
-    private readonly ConcurrentDictionary<string, Lazy<Task<ModelSession>>> _loads = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, PendingLoad> _loads = new(StringComparer.Ordinal);
     private readonly PostEvictionCallbackRegistration _onEvicted;
     private readonly Counter<long> _hits;
     private readonly Counter<long> _misses;
@@ -80,9 +80,21 @@ public sealed class SessionCache : IDisposable
         }
 
         _misses.Add(1);
-        var lazy = _loads.GetOrAdd(key, k => new Lazy<Task<ModelSession>>(() => LoadAndInsertAsync(k, load, use)));
-        var session = await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (session.TryAcquire())
+        var pending = _loads.GetOrAdd(key, k => new PendingLoad(p => LoadAndInsertAsync(k, load, use, p)));
+        pending.Join();
+        ModelSession session;
+        bool acquired;
+        try
+        {
+            session = await pending.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            acquired = session.TryAcquire();
+        }
+        finally
+        {
+            pending.Leave();
+        }
+
+        if (acquired)
         {
             if (use == SessionUse.Request && session.NeverUsed)
             {
@@ -112,13 +124,16 @@ public sealed class SessionCache : IDisposable
         _cache.Dispose();
     }
 
-    private async Task<ModelSession> LoadAndInsertAsync(string key, Func<CancellationToken, Task<ModelSession>> load, SessionUse use)
+    private async Task<ModelSession> LoadAndInsertAsync(string key, Func<CancellationToken, Task<ModelSession>> load, SessionUse use, PendingLoad pending)
     {
         try
         {
             // A load is shared by every waiter, so no single request's token may cancel it.
             var session = await Task.Run(() => load(CancellationToken.None)).ConfigureAwait(false);
             Interlocked.Increment(ref _loadCount);
+            // A reference for the waiters (on top of the cache entry's), until the last has its own.
+            session.TryAcquire();
+            pending.Hold(session);
             if (use == SessionUse.Warmup)
             {
                 session.MarkNeverUsed();

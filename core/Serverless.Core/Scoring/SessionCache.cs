@@ -151,9 +151,14 @@ public sealed class SessionCache : IDisposable
     }
 
     /// <summary>Puts a session in the cache; the entry owns the session's current reference (one per entry).</summary>
-    private void Insert(string key, ModelSession session, CacheItemPriority priority)
+    private void Insert(string key, ModelSession session, CacheItemPriority priority, bool replacesItself = false)
     {
-        MakeRoomFor(session.SizeBytes);
+        if (!replacesItself)
+        {
+            // A promotion replaces the session's own entry: MemoryCache counts the replaced entry's size out.
+            MakeRoomFor(session.SizeBytes);
+        }
+
         Interlocked.Add(ref _residentBytes, session.SizeBytes);
         var entry = new MemoryCacheEntryOptions { Size = session.SizeBytes, Priority = priority };
         entry.PostEvictionCallbacks.Add(_onEvicted);
@@ -202,7 +207,7 @@ public sealed class SessionCache : IDisposable
     {
         if (session.TryMarkUsed() && session.TryAcquire())
         {
-            Insert(key, session, CacheItemPriority.Normal);
+            Insert(key, session, CacheItemPriority.Normal, replacesItself: true);
         }
     }
 

@@ -196,6 +196,20 @@ public sealed class SessionCacheTests
         WaitFor(() => session.IsDisposed, "w's disposal once its only entry is gone");
     }
 
+    [TestMethod]
+    public async Task AWarmedUpModelsFirstUse_InAFullCache_EvictsNothing()
+    {
+        using var cache = NewCache(3_000);
+        await UseAsync(cache, "a");
+        await UseAsync(cache, "w1", SessionUse.Warmup);
+        await UseAsync(cache, "w2", SessionUse.Warmup);
+        await UseAsync(cache, "w2");
+        WaitFor(() => cache.ResidentBytes == 3_000, "the replaced entry's release");
+        await Task.Delay(100);
+        Assert.IsTrue(cache.Contains("w1"), "promoting w2 in place made room it did not need: the other warm-up went");
+        Assert.IsTrue(cache.Contains("a") && cache.Contains("w2"));
+    }
+
     /// <summary>Leases a session of 1,000 bytes (loading it if needed) and lets it go; apart by a few ms so access times differ.</summary>
     private static async Task<ModelSession> UseAsync(SessionCache cache, string model, SessionUse use = SessionUse.Request)
     {

@@ -144,33 +144,33 @@ public sealed class LastKnownGoodCache
     }
 
     /// <summary>One background read of a key in steady use whose value is nearing the end of its freshness (refresh-ahead).</summary>
-    private async Task RefreshAsync<T>(string key, LastKnownGood<T> known, TimeSpan freshFor, TimeSpan? absentFor, Func<CancellationToken, Task<T>> load)
-    {
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            var value = await load(timeout.Token).ConfigureAwait(false);
-            _breaker.Succeeded();
-            Store(key, value, freshFor, absentFor);
-        }
-        catch (Exception e) when (StorageFaults.IsTransient(e, CancellationToken.None))
-        {
-            // The value stands in until its freshness ends; the breaker keeps the next requests off storage.
-            _breaker.Failed(_time.GetUtcNow());
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // A real error from storage: the next request reads the key itself and sees it.
-            known.FreshUntil(DateTimeOffset.MinValue);
-        }
-        finally
-        {
-            known.EndRefresh();
-        }
-    }
+    private Task RefreshAsync<T>(string key, LastKnownGood<T> known, TimeSpan freshFor, TimeSpan? absentFor, Func<CancellationToken, Task<T>> load) =>
+        ReadInBackgroundAsync(
+            key,
+            freshFor,
+            absentFor,
+            load,
+            // A real error from storage: the next request reads the key itself and sees it. (On an outage the
+            // value stands in until its freshness ends, and the breaker keeps the next requests off storage.)
+            answerFailed: () => known.FreshUntil(DateTimeOffset.MinValue),
+            done: known.EndRefresh);
 
     /// <summary>One read in the background while the breaker is half-open; requests meanwhile use what is known.</summary>
-    private async Task ProbeAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, Func<CancellationToken, Task<T>> load)
+    private Task ProbeAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, Func<CancellationToken, Task<T>> load) =>
+        ReadInBackgroundAsync(
+            key,
+            freshFor,
+            absentFor,
+            load,
+            // A real answer (a 4xx) means storage is back; the next request reads the key itself.
+            answerFailed: _breaker.Succeeded,
+            done: _breaker.EndProbe);
+
+    /// <summary>
+    /// Reads a key off any request's path and keeps what it read; an outage counts against the breaker, any other
+    /// failure is left to <paramref name="answerFailed"/>; <paramref name="done"/> runs last whatever happened.
+    /// </summary>
+    private async Task ReadInBackgroundAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, Func<CancellationToken, Task<T>> load, Action answerFailed, Action done)
     {
         try
         {
@@ -185,12 +185,11 @@ public sealed class LastKnownGoodCache
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // A real answer (a 4xx) means storage is back; the next request reads the key itself.
-            _breaker.Succeeded();
+            answerFailed();
         }
         finally
         {
-            _breaker.EndProbe();
+            done();
         }
     }
 }

@@ -27,6 +27,14 @@ public sealed partial class ModelLoader
     /// </summary>
     public static long ChargeFor(long fileBytes) => (fileBytes * 2) + FixedOverheadBytes;
 
+    /// <summary>
+    /// Whether a measured figure can be the session's own: at least the file (the initializers are copied out of
+    /// it) and at most four times the estimate. Outside that, another thread's allocations or frees moved the C
+    /// heap during the measurement (a creation beside it, a large free), and the estimate is the better charge.
+    /// </summary>
+    public static bool IsPlausible(long measuredBytes, long fileBytes) =>
+        measuredBytes >= fileBytes && measuredBytes <= 4 * ChargeFor(fileBytes);
+
     private readonly StorageClients _storage;
     private readonly OrtRuntime _runtime;
     private readonly ModelDiskTier _diskTier;
@@ -58,7 +66,7 @@ public sealed partial class ModelLoader
         var session = _runtime.CreateMeasuredSession(bytes, out var nativeBytes);
         // Host memory is charged what the session measurably keeps; device memory (CUDA) is not in the C
         // heap, so a GPU session is charged the estimate.
-        var measured = nativeBytes >= 0 && _runtime.ExecutionProvider == OrtRuntime.CpuProvider;
+        var measured = _runtime.ExecutionProvider == OrtRuntime.CpuProvider && IsPlausible(nativeBytes, bytes.LongLength);
         var charge = measured ? nativeBytes + ManagedBytesPerSession : ChargeFor(bytes.LongLength);
         var loaded = new ModelSession(version.Model, version.Version, session, charge) { LoadSource = source, SizeMeasured = measured };
         var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;

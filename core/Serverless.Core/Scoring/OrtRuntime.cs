@@ -104,19 +104,33 @@ public sealed partial class OrtRuntime : IDisposable
 
     /// <summary>
     /// Opens a session and measures the native bytes it keeps (<paramref name="nativeBytes"/>; -1 where the C
-    /// heap cannot be read). Creations are serialized so one creation's allocations are not counted in
-    /// another's; that also bounds the memory a burst of cold loads takes at once.
+    /// heap cannot be read, or when another creation is being measured at that moment). One creation is measured
+    /// at a time, so that its allocations are told apart from another measured one's; a creation that finds the
+    /// measurement taken goes ahead unmeasured rather than wait (a tiny model never waits behind a large one's
+    /// seconds of creation), and its caller estimates instead. An unmeasured creation running beside a measured
+    /// one can still add to that one's figure: <see cref="ModelLoader"/> discards figures out of bounds.
     /// </summary>
     public InferenceSession CreateMeasuredSession(byte[] model, out long nativeBytes)
     {
         ArgumentNullException.ThrowIfNull(model);
-        lock (_createLock)
+        var options = OptionsFor(model.LongLength);
+        if (!_heap.IsAvailable || !_createLock.TryEnter())
+        {
+            nativeBytes = -1;
+            return new InferenceSession(model, options);
+        }
+
+        try
         {
             var before = _heap.AllocatedBytes();
-            var session = new InferenceSession(model, OptionsFor(model.LongLength));
+            var session = new InferenceSession(model, options);
             var after = _heap.AllocatedBytes();
             nativeBytes = before < 0 || after < 0 ? -1 : Math.Max(0, after - before);
             return session;
+        }
+        finally
+        {
+            _createLock.Exit();
         }
     }
 

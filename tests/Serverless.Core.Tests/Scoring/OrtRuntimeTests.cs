@@ -80,6 +80,16 @@ public sealed class OrtRuntimeTests
         Assert.IsTrue(measured < ModelLoader.ChargeFor(model.LongLength) * 3 / 4, $"measured {measured:N0} bytes, near the 2x estimate {ModelLoader.ChargeFor(model.LongLength):N0}");
     }
 
+    [TestMethod]
+    [DataRow(40_000L, 260L, true, DisplayName = "a tiny session: 40 KB for a 260-byte file")]
+    [DataRow(1_100_000L, 1_048_739L, true, DisplayName = "a 1 MiB model: 1.05 x its file")]
+    [DataRow(100_000L, 1_048_739L, false, DisplayName = "less than the file: something was freed meanwhile")]
+    [DataRow(300_000L, 260L, false, DisplayName = "over 4 x the estimate: another creation was counted in")]
+    public void MeasuredFiguresOutOfBounds_AreNotCharged(long measured, long file, bool plausible)
+    {
+        Assert.AreEqual(plausible, ModelLoader.IsPlausible(measured, file));
+    }
+
     private static void SkipUnlessLinux()
     {
         if (!OperatingSystem.IsLinux())

@@ -29,7 +29,8 @@ public static class ServerlessServiceCollectionExtensions
         services.AddServerlessObservability(configuration);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<StorageClients>();
-        services.TryAddSingleton<ModelRegistry>();
+        services.TryAddSingleton<RegistryEpochs>();
+        services.TryAddSingleton(sp => new ModelRegistry(sp.GetRequiredService<StorageClients>(), sp.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>(), sp.GetRequiredService<RegistryEpochs>()));
         services.TryAddSingleton<ModelCatalog>();
         return services;
     }
@@ -53,6 +54,7 @@ public static class ServerlessServiceCollectionExtensions
         services.AddOptions<ScalingOptions>().Bind(configuration.GetSection(ScalingOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddServerlessInternalKey(configuration, "shard");
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));
+        services.AddHostedService<RegistryEpochPoller>();
         services.AddHostedService<ShardHeartbeatService>();
         services.AddHostedService<ModelAutoscaler>();
         services.AddHostedService<ShardWarmupService>();
@@ -68,6 +70,7 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton<RetryBudget>();
         services.TryAddSingleton<TenantRateLimiter>();
         services.TryAddSingleton<RouterService>();
+        services.AddHostedService<RegistryEpochPoller>();
         services.AddServerlessInternalKey(configuration, "router");
         var connectTimeout = configuration.GetSection(RouterOptions.SectionName).GetValue(nameof(RouterOptions.ConnectTimeoutSeconds), 2);
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(connectTimeout));

@@ -85,7 +85,7 @@ public sealed partial class ModelPublisher
             existing.DropSha256 = sha;
             existing.DropError = message;
             await _storage.ModelsTable.UpdateEntityAsync(existing, ETag.All, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
-            _registry.Invalidate(tenant, model);
+            await _registry.ChangedAsync(tenant, model, cancellationToken).ConfigureAwait(false);
             return new PublishOutcome(ModelStates.Rejected, message, existing);
         }
 

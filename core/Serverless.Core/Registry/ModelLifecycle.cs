@@ -52,7 +52,7 @@ public sealed class ModelLifecycle
         await RefuseIfAliasedAsync(row, "retire", cancellationToken).ConfigureAwait(false);
         row.State = ModelStates.Retired;
         await _storage.ModelsTable.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-        _registry.Invalidate(tenant, model);
+        await _registry.ChangedAsync(tenant, model, cancellationToken).ConfigureAwait(false);
         await UpdateLatestAsync(tenant, model, cancellationToken).ConfigureAwait(false);
     }
 
@@ -64,7 +64,7 @@ public sealed class ModelLifecycle
         await RefuseIfAliasedAsync(row, "delete", cancellationToken).ConfigureAwait(false);
         // Row first: once it is gone nothing resolves to the bytes, so deleting them cannot break a request.
         await _storage.ModelsTable.DeleteEntityAsync(row.PartitionKey, row.RowKey, row.ETag, cancellationToken).ConfigureAwait(false);
-        _registry.Invalidate(tenant, model);
+        await _registry.ChangedAsync(tenant, model, cancellationToken).ConfigureAwait(false);
         if (!string.IsNullOrEmpty(row.BlobName))
         {
             await _storage.Models.DeleteBlobIfExistsAsync(row.BlobName, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -85,7 +85,7 @@ public sealed class ModelLifecycle
         if (ready.Count == 0)
         {
             await _storage.ModelsTable.DeleteEntityAsync(ModelNames.ModelKey(tenant, model), ModelVersionEntity.AliasPrefix + ModelRegistry.LatestAlias, ETag.All, cancellationToken).ConfigureAwait(false);
-            _registry.Invalidate(tenant, model);
+            await _registry.ChangedAsync(tenant, model, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -126,7 +126,8 @@ public sealed class ModelLifecycle
         }
         finally
         {
-            _registry.Invalidate(tenant, model);
+            // Also after a failed attempt: a write may have landed before the failure.
+            await _registry.ChangedAsync(tenant, model, CancellationToken.None).ConfigureAwait(false);
         }
     }
 

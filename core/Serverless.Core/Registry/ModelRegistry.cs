@@ -16,12 +16,28 @@ public sealed class ModelRegistry
     public const string ProductionAlias = "production";
     public const string LatestAlias = "latest";
     private static readonly TimeSpan CacheDuration = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long rows read under a tenant's registry epoch stay valid while the epoch holds (<see cref="RegistryEpochs"/>):
+    /// the bound on how long a change whose writer failed to bump the epoch can go unseen.
+    /// </summary>
+    public static readonly TimeSpan EpochValidity = TimeSpan.FromSeconds(60);
+
     private readonly StorageClients _storage;
     private readonly LastKnownGoodCache _reads;
+    private readonly RegistryEpochs? _epochs;
 
+    /// <summary>Without change notification: rows are re-read after their 2 s freshness (tools, tests).</summary>
     public ModelRegistry(StorageClients storage, IMemoryCache cache)
+        : this(storage, cache, null)
+    {
+    }
+
+    /// <summary>With change notification: rows stay valid while their tenant's epoch does (the apps).</summary>
+    public ModelRegistry(StorageClients storage, IMemoryCache cache, RegistryEpochs? epochs)
     {
         _storage = storage;
+        _epochs = epochs;
         _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, TimeProvider.System);
     }
 
@@ -30,7 +46,8 @@ public sealed class ModelRegistry
     {
         var key = ModelNames.ModelKey(tenant, model);
         // While Table storage is away, the rows last read stand in (LastKnownGoodCache): resident models keep serving.
-        return await _reads.GetOrLoadAsync("registry:" + key, CacheDuration, absentFor: null, refreshAhead: true, async ct =>
+        Func<string?>? stamp = _epochs is { } epochs ? () => epochs.Current(tenant) : null;
+        return await _reads.GetOrLoadAsync("registry:" + key, CacheDuration, absentFor: null, refreshAhead: true, stamp, EpochValidity, async ct =>
         {
             var rows = new List<ModelVersionEntity>();
             await foreach (var row in _storage.ModelsTable.QueryAsync<ModelVersionEntity>(e => e.PartitionKey == key, cancellationToken: ct).ConfigureAwait(false))
@@ -106,6 +123,28 @@ public sealed class ModelRegistry
         return null;
     }
 
+    /// <summary>
+    /// After a write to a model's rows: forgets them here and gives the tenant a new registry epoch, so every router
+    /// and shard sees the change within about a second. The write itself has happened: a failure to bump is
+    /// swallowed (the change is then seen within <see cref="EpochValidity"/>).
+    /// </summary>
+    public async Task ChangedAsync(string tenant, string model, CancellationToken cancellationToken)
+    {
+        Invalidate(tenant, model);
+        if (_epochs is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _epochs.BumpAsync(tenant, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is Azure.RequestFailedException || StorageFaults.IsTransient(e, cancellationToken))
+        {
+        }
+    }
+
     /// <summary>Forgets the cached rows of a model, after a change to them.</summary>
     public void Invalidate(string tenant, string model) => _reads.Expire<IReadOnlyList<ModelVersionEntity>>("registry:" + ModelNames.ModelKey(tenant, model));
 
@@ -121,6 +160,7 @@ public sealed class ModelRegistry
     {
         await _storage.ModelsTable.UpsertEntityAsync(entity, Azure.Data.Tables.TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
         _reads.Expire<IReadOnlyList<ModelVersionEntity>>("registry:" + entity.PartitionKey);
+        await ChangedAsync(entity.Tenant, entity.Model, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Lists every version row (not aliases), of one tenant or of all.</summary>

@@ -8,10 +8,34 @@ internal sealed class LastKnownGood<T>
     private int _refreshing;
 
     public LastKnownGood(T value, DateTimeOffset freshUntil)
+        : this(value, freshUntil, null, freshUntil)
+    {
+    }
+
+    /// <summary>A value read at <paramref name="readAt"/> under change stamp <paramref name="stamp"/> (null: none).</summary>
+    public LastKnownGood(T value, DateTimeOffset freshUntil, string? stamp, DateTimeOffset readAt)
     {
         Value = value;
         _freshUntilTicks = freshUntil.UtcTicks;
+        Stamp = stamp;
+        ReadAtTicks = readAt.UtcTicks;
     }
+
+    /// <summary>The change stamp current when the read of this value started (see <see cref="LastKnownGoodCache"/>).</summary>
+    public string? Stamp { get; }
+
+    public long ReadAtTicks { get; }
+
+    /// <summary>
+    /// True while <paramref name="currentStamp"/> is still the stamp this value was read under, the value was read
+    /// less than <paramref name="stampedFor"/> ago, and it has not been expired on purpose.
+    /// </summary>
+    public bool IsStampValid(string? currentStamp, DateTimeOffset now, TimeSpan stampedFor) =>
+        currentStamp is not null
+        && Stamp is not null
+        && string.Equals(currentStamp, Stamp, StringComparison.Ordinal)
+        && now.UtcTicks - ReadAtTicks < stampedFor.Ticks
+        && Interlocked.Read(ref _freshUntilTicks) != DateTimeOffset.MinValue.UtcTicks;
 
     public T Value { get; }
 

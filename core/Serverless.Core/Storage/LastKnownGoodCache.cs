@@ -57,16 +57,32 @@ public sealed class LastKnownGoodCache
     /// with <paramref name="refreshAhead"/>, a fresh value with less than <see cref="RefreshAheadShare"/> of its
     /// freshness left is answered at once and refreshed by one background read.
     /// </summary>
-    public async ValueTask<T> GetOrLoadAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, bool refreshAhead, Func<CancellationToken, Task<T>> load, CancellationToken cancellationToken)
+    public ValueTask<T> GetOrLoadAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, bool refreshAhead, Func<CancellationToken, Task<T>> load, CancellationToken cancellationToken) =>
+        GetOrLoadAsync(key, freshFor, absentFor, refreshAhead, stamp: null, stampedFor: TimeSpan.Zero, load, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="GetOrLoadAsync{T}(string, TimeSpan, TimeSpan?, bool, Func{CancellationToken, Task{T}}, CancellationToken)"/>;
+    /// with a change stamp (<paramref name="stamp"/>: the current stamp of what the key depends on, or null when it
+    /// cannot be known now), a value stays valid past its freshness, up to <paramref name="stampedFor"/> after its
+    /// read, for as long as the stamp it was read under is still the current one. The stamp is taken before the read
+    /// starts, so a change during the read shows as a new stamp and another read, never as a missed change.
+    /// </summary>
+    public async ValueTask<T> GetOrLoadAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, bool refreshAhead, Func<string?>? stamp, TimeSpan stampedFor, Func<CancellationToken, Task<T>> load, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(load);
         var now = _time.GetUtcNow();
         var known = _cache.TryGetValue(key, out LastKnownGood<T>? entry) ? entry : null;
+        var currentStamp = stamp?.Invoke();
+        if (known is not null && known.IsStampValid(currentStamp, now, stampedFor))
+        {
+            return known.Value;
+        }
+
         if (known is not null && known.IsFresh(now))
         {
             if (refreshAhead && known.IsDueForRefresh(now, freshFor * RefreshAheadShare) && !_breaker.IsOpen(now) && known.TryStartRefresh())
             {
-                _ = RefreshAsync(key, known, freshFor, absentFor, load);
+                _ = RefreshAsync(key, known, freshFor, absentFor, currentStamp, load);
             }
 
             return known.Value;
@@ -81,7 +97,7 @@ public sealed class LastKnownGoodCache
         {
             if (_breaker.TryStartProbe())
             {
-                _ = ProbeAsync(key, freshFor, absentFor, load);
+                _ = ProbeAsync(key, freshFor, absentFor, currentStamp, load);
             }
 
             return known.Value;
@@ -99,7 +115,7 @@ public sealed class LastKnownGoodCache
         }
 
         _breaker.Succeeded();
-        Store(key, value, freshFor, absentFor);
+        Store(key, value, freshFor, absentFor, currentStamp);
         return value;
     }
 
@@ -131,7 +147,7 @@ public sealed class LastKnownGoodCache
             ? new ScoringException(503, "storage is unreachable right now and this was not read before; retry shortly")
             : new ScoringException(503, "storage is unreachable right now and this was not read before; retry shortly", cause);
 
-    private void Store<T>(string key, T value, TimeSpan freshFor, TimeSpan? absentFor)
+    private void Store<T>(string key, T value, TimeSpan freshFor, TimeSpan? absentFor, string? stamp)
     {
         var now = _time.GetUtcNow();
         if (value is null && absentFor is { } brief)
@@ -140,15 +156,16 @@ public sealed class LastKnownGoodCache
             return;
         }
 
-        _cache.Set(key, new LastKnownGood<T>(value, now + freshFor), new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = StaleLimit, Size = 1 });
+        _cache.Set(key, new LastKnownGood<T>(value, now + freshFor, stamp, now), new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = StaleLimit, Size = 1 });
     }
 
     /// <summary>One background read of a key in steady use whose value is nearing the end of its freshness (refresh-ahead).</summary>
-    private Task RefreshAsync<T>(string key, LastKnownGood<T> known, TimeSpan freshFor, TimeSpan? absentFor, Func<CancellationToken, Task<T>> load) =>
+    private Task RefreshAsync<T>(string key, LastKnownGood<T> known, TimeSpan freshFor, TimeSpan? absentFor, string? stamp, Func<CancellationToken, Task<T>> load) =>
         ReadInBackgroundAsync(
             key,
             freshFor,
             absentFor,
+            stamp,
             load,
             // A real error from storage: the next request reads the key itself and sees it. (On an outage the
             // value stands in until its freshness ends, and the breaker keeps the next requests off storage.)
@@ -156,11 +173,12 @@ public sealed class LastKnownGoodCache
             done: known.EndRefresh);
 
     /// <summary>One read in the background while the breaker is half-open; requests meanwhile use what is known.</summary>
-    private Task ProbeAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, Func<CancellationToken, Task<T>> load) =>
+    private Task ProbeAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, string? stamp, Func<CancellationToken, Task<T>> load) =>
         ReadInBackgroundAsync(
             key,
             freshFor,
             absentFor,
+            stamp,
             load,
             // A real answer (a 4xx) means storage is back; the next request reads the key itself.
             answerFailed: _breaker.Succeeded,
@@ -170,14 +188,14 @@ public sealed class LastKnownGoodCache
     /// Reads a key off any request's path and keeps what it read; an outage counts against the breaker, any other
     /// failure is left to <paramref name="answerFailed"/>; <paramref name="done"/> runs last whatever happened.
     /// </summary>
-    private async Task ReadInBackgroundAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, Func<CancellationToken, Task<T>> load, Action answerFailed, Action done)
+    private async Task ReadInBackgroundAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, string? stamp, Func<CancellationToken, Task<T>> load, Action answerFailed, Action done)
     {
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             var value = await load(timeout.Token).ConfigureAwait(false);
             _breaker.Succeeded();
-            Store(key, value, freshFor, absentFor);
+            Store(key, value, freshFor, absentFor, stamp);
         }
         catch (Exception e) when (StorageFaults.IsTransient(e, CancellationToken.None))
         {

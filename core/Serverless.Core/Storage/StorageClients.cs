@@ -37,6 +37,7 @@ public sealed class StorageClients
         PlacementsTable = Tables.GetTableClient(StorageNames.PlacementsTable);
         ShardsTable = Tables.GetTableClient(StorageNames.ShardsTable);
         TenantsTable = Tables.GetTableClient(StorageNames.TenantsTable);
+        RegistryEpochsTable = Tables.GetTableClient(StorageNames.RegistryEpochsTable);
     }
 
     /// <summary>
@@ -72,12 +73,14 @@ public sealed class StorageClients
 
     public TableClient TenantsTable { get; }
 
+    public TableClient RegistryEpochsTable { get; }
+
     /// <summary>Creates every container and table the platform uses; safe to call again.</summary>
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken)
     {
         await Models.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         await Drop.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-        foreach (var table in new[] { ModelsTable, PlacementsTable, ShardsTable, TenantsTable })
+        foreach (var table in new[] { ModelsTable, PlacementsTable, ShardsTable, TenantsTable, RegistryEpochsTable })
         {
             await table.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
         }

@@ -9,4 +9,7 @@ public static class StorageNames
     public const string PlacementsTable = "placements";
     public const string ShardsTable = "shards";
     public const string TenantsTable = "tenants";
+
+    /// <summary>One row per tenant whose value changes on every change to that tenant's registry rows (<see cref="Registry.RegistryEpochs"/>).</summary>
+    public const string RegistryEpochsTable = "registryepochs";
 }

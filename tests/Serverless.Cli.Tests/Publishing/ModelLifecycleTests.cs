@@ -31,6 +31,43 @@ public sealed class ModelLifecycleTests
     }
 
     [TestMethod]
+    public async Task AnAliasMove_GivesTheTenantANewRegistryEpoch_AndTheRouterServesIt_AfterTheModelWasIdle()
+    {
+        const string model = "life-epoch";
+        await PublishReadyAsync(model, "1");
+        await PublishReadyAsync(model, "2");
+        var before = await EpochAsync("demo");
+        var (_, first, _) = await Cluster.InferAsync(Cluster.DemoKey, model, Json, version: ModelRegistry.ProductionAlias);
+        Assert.IsNull(first?["model_version"], "no production alias yet: 404");
+
+        // Idle past the registry's 2 s freshness: the router's rows for the model stay valid under the epoch.
+        await Task.Delay(RouterCache);
+        await Cluster.Lifecycle.MoveAliasAsync("demo", model, ModelRegistry.ProductionAlias, "2", warm: false, CancellationToken.None);
+        var after = await EpochAsync("demo");
+        Assert.AreNotEqual(before, after, "the alias move changed the tenant's registry epoch");
+
+        // The routers and shards read the epochs every second; within a bounded wait the move is served.
+        string? served = null;
+        for (var i = 0; i < 30 && served != "2"; i++)
+        {
+            var (status, body, _) = await Cluster.InferAsync(Cluster.DemoKey, model, Json, version: ModelRegistry.ProductionAlias);
+            served = status == 200 ? (string?)body!["model_version"] : null;
+            if (served != "2")
+            {
+                await Task.Delay(200);
+            }
+        }
+
+        Assert.AreEqual("2", served, "the router serves the moved alias");
+    }
+
+    private static async Task<string?> EpochAsync(string tenant)
+    {
+        var row = await Cluster.Storage.RegistryEpochsTable.GetEntityIfExistsAsync<RegistryEpochEntity>(RegistryEpochEntity.PartitionKeyValue, tenant);
+        return row.HasValue ? row.Value!.Epoch : null;
+    }
+
+    [TestMethod]
     public async Task MovingProduction_WarmsTheVersion_FirstRequestIsACacheHit()
     {
         const string model = "life-warm";

@@ -73,6 +73,58 @@ public sealed class LastKnownGoodCacheTests
     }
 
     [TestMethod]
+    public async Task AStampedValue_StaysValidPastItsFreshness_WhileTheStampHolds()
+    {
+        var cache = new LastKnownGoodCache(_memory, _breaker, _time);
+        var stamp = "e1";
+        Assert.AreEqual("v1", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, () => stamp, TimeSpan.FromSeconds(60), Read("v1"), CancellationToken.None));
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.AreEqual("v1", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, () => stamp, TimeSpan.FromSeconds(60), Fail<string>(500), CancellationToken.None), "same stamp: no read");
+        Assert.AreEqual(1, _reads);
+
+        stamp = "e2";
+        Assert.AreEqual("v2", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, () => stamp, TimeSpan.FromSeconds(60), Read("v2"), CancellationToken.None), "a new stamp: read");
+        _time.Advance(TimeSpan.FromSeconds(61));
+        Assert.AreEqual("v3", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, () => stamp, TimeSpan.FromSeconds(60), Read("v3"), CancellationToken.None), "past the stamp's bound: read");
+
+        cache.Expire<string>("k");
+        Assert.AreEqual("v4", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: true, () => stamp, TimeSpan.FromSeconds(60), Read("v4"), CancellationToken.None), "expired on purpose: read");
+        Assert.AreEqual(4, _reads);
+    }
+
+    [TestMethod]
+    public async Task WithoutAStamp_TheFreshnessWindowAloneApplies()
+    {
+        var cache = new LastKnownGoodCache(_memory, _breaker, _time);
+        string? stamp = "e1";
+        await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: false, () => stamp, TimeSpan.FromSeconds(60), Read("v1"), CancellationToken.None);
+        stamp = null;
+        _time.Advance(TimeSpan.FromSeconds(3));
+        Assert.AreEqual("v2", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: false, () => stamp, TimeSpan.FromSeconds(60), Read("v2"), CancellationToken.None), "no current stamp (change feed not healthy): read after freshness");
+
+        await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: false, () => "e1", TimeSpan.FromSeconds(60), Read("unused"), CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(3));
+        Assert.AreEqual("v3", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: false, () => "e1", TimeSpan.FromSeconds(60), Read("v3"), CancellationToken.None), "a value read without a stamp is never extended");
+    }
+
+    [TestMethod]
+    public async Task AChangeDuringTheRead_IsNotMissed()
+    {
+        // The stamp is taken before the read: a change landing while the read runs leaves the value under the old
+        // stamp, and the new stamp the poll then shows makes the next request read again.
+        var cache = new LastKnownGoodCache(_memory, _breaker, _time);
+        var stamp = "e1";
+        await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: false, () => stamp, TimeSpan.FromSeconds(60), _ =>
+        {
+            _reads++;
+            stamp = "e2";
+            return Task.FromResult("before the change");
+        }, CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(3));
+        Assert.AreEqual("after the change", await cache.GetOrLoadAsync("k", Fresh, null, refreshAhead: false, () => stamp, TimeSpan.FromSeconds(60), Read("after the change"), CancellationToken.None));
+    }
+
+    [TestMethod]
     public async Task StorageAway_ServesTheLastKnownValue_AndStopsAskingForTheRetryInterval()
     {
         var cache = new LastKnownGoodCache(_memory, _breaker, _time);

@@ -154,7 +154,7 @@ public static class Azurite
             }
             catch (SocketException) when (DateTime.UtcNow < deadline)
             {
-                if (!ChildProcesses.IsOurs(pid, "azurite"))
+                if (ChildProcesses.HasExitedAtStart(pid, "azurite"))
                 {
                     throw new InvalidOperationException($"Azurite exited at start; see {logFile}");
                 }

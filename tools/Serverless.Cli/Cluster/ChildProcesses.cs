@@ -70,6 +70,25 @@ public static class ChildProcesses
         }
     }
 
+    /// <summary>
+    /// True when a process started a moment ago is no longer ours: not ours on three reads 20 ms apart, since
+    /// while its starting shell execs the program, /proc/{pid}/cmdline can read empty for a moment.
+    /// </summary>
+    public static bool HasExitedAtStart(int pid, string marker)
+    {
+        for (var read = 0; read < 3; read++)
+        {
+            if (IsOurs(pid, marker))
+            {
+                return false;
+            }
+
+            Thread.Sleep(20);
+        }
+
+        return true;
+    }
+
     /// <summary>Asks the process to stop (SIGTERM), then kills it if it has not stopped within the grace period.</summary>
     public static async Task StopAsync(int pid, string marker, TimeSpan grace)
     {

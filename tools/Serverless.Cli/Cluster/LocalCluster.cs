@@ -266,7 +266,7 @@ public sealed class LocalCluster
         {
             while (true)
             {
-                if (!ChildProcesses.IsOurs(entry.Pid, state.MarkerOf(entry)))
+                if (ChildProcesses.HasExitedAtStart(entry.Pid, state.MarkerOf(entry)))
                 {
                     throw new InvalidOperationException($"{entry.Id} exited at start; see {Path.Combine(_state.LogsPath, entry.Id + ".log")}");
                 }

@@ -6,6 +6,7 @@ using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Metrics;
+using Serverless.Core.Storage;
 
 namespace Serverless.Functions.AspNetCore;
 
@@ -23,20 +24,38 @@ public static class FunctionHostExtensions
         services.AddMvcCore();
         services.AddRouting();
         services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddPrometheusExporter());
+        services.AddOptions<BlobTriggerOptions>()
+            .BindConfiguration(BlobTriggerOptions.SectionName)
+            .ValidateDataAnnotations()
+            .Validate(o => o.MaxScanIntervalSeconds >= o.ScanIntervalSeconds, $"{BlobTriggerOptions.SectionName}:{nameof(BlobTriggerOptions.MaxScanIntervalSeconds)} must be at least {BlobTriggerOptions.SectionName}:{nameof(BlobTriggerOptions.ScanIntervalSeconds)}")
+            .ValidateOnStart();
         foreach (var blobFunction in FunctionMethod.Discover(assembly).Where(f => f.Trigger is BlobTriggerAttribute))
         {
-            services.AddSingleton<IHostedService>(sp => ActivatorUtilities.CreateInstance<BlobTriggerListener>(sp, blobFunction));
+            // Keyed by function name: the hosted service and the blob webhook (which delivers events to it) share it.
+            services.AddKeyedSingleton(blobFunction.Name, (sp, _) => ActivatorUtilities.CreateInstance<BlobTriggerListener>(sp, blobFunction));
+            services.AddSingleton<IHostedService>(sp => sp.GetRequiredKeyedService<BlobTriggerListener>(blobFunction.Name));
         }
 
         return services;
     }
 
-    /// <summary>Maps every HTTP-triggered function of <paramref name="assembly"/>, plus <c>/admin/host/status</c> and the Prometheus scrape endpoint <c>/metrics</c>.</summary>
+    /// <summary>
+    /// Maps every HTTP-triggered function of <paramref name="assembly"/>, plus <c>/admin/host/status</c>, the Prometheus
+    /// scrape endpoint <c>/metrics</c>, and, when the app has blob-triggered functions, the Functions host's Event Grid
+    /// blob webhook <c>POST /runtime/webhooks/blobs?functionName=Host.Functions.{name}</c>.
+    /// </summary>
     public static IEndpointRouteBuilder MapFunctions(this IEndpointRouteBuilder endpoints, Assembly assembly, string appName)
     {
         endpoints.MapPrometheusScrapingEndpoint();
         endpoints.MapGet("/admin/host/status", () => Results.Json(new HostStatus(appName, "Running"), HostJsonContext.Default.HostStatus));
-        foreach (var function in FunctionMethod.Discover(assembly))
+        var functions = FunctionMethod.Discover(assembly);
+        var blobFunctions = functions.Where(f => f.Trigger is BlobTriggerAttribute).Select(f => f.Name).ToArray();
+        if (blobFunctions.Length > 0)
+        {
+            endpoints.MapPost("/" + EventGridBlobEvents.WebhookPath, context => BlobWebhook.HandleAsync(context, blobFunctions));
+        }
+
+        foreach (var function in functions)
         {
             if (function.Trigger is not HttpTriggerAttribute http)
             {

@@ -6,6 +6,8 @@ namespace Serverless.Publisher;
 /// <summary>Publishes a model dropped at <c>model-drop/{tenant}/{model}/{version}/model.onnx</c>.</summary>
 public sealed class PublishModelFunction
 {
+    /// <summary>The function's name: the blob webhook's <c>functionName</c> is <c>Host.Functions.PublishModel</c> (infra/app/publisher.bicep).</summary>
+    public const string Name = "PublishModel";
     private readonly ModelPublisher _publisher;
 
     public PublishModelFunction(ModelPublisher publisher)
@@ -13,7 +15,7 @@ public sealed class PublishModelFunction
         _publisher = publisher;
     }
 
-    [Function("PublishModel")]
+    [Function(Name)]
     public async Task Run(
         [BlobTrigger("model-drop/{tenant}/{model}/{version}/model.onnx", Source = BlobTriggerSource.EventGrid, Connection = "ModelDropStorage")] Stream blob,
         string tenant,

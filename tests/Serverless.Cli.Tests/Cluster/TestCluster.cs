@@ -33,6 +33,7 @@ public sealed class TestCluster : IAsyncDisposable
         Lifecycle = _services.GetRequiredService<ModelLifecycle>();
         Placements = _services.GetRequiredService<PlacementStore>();
         Http = new HttpClient { BaseAddress = new Uri(state.RouterUrl), Timeout = TimeSpan.FromSeconds(30) };
+        DropEvents = DropEventNotifier.For(state);
     }
 
     public StateDirectory Directory { get; }
@@ -53,6 +54,9 @@ public sealed class TestCluster : IAsyncDisposable
 
     public HttpClient Http { get; }
 
+    /// <summary>Sends each drop's Event Grid event to the publisher, as the CLI does.</summary>
+    public DropEventNotifier? DropEvents { get; }
+
     public string DemoKey => State.Tenants[0].ApiKey;
 
     /// <summary>The GPU app's budget in test clusters: small, so a test can publish a GPU model too large for it.</summary>
@@ -62,7 +66,11 @@ public sealed class TestCluster : IAsyncDisposable
         await StartAsync(shards, shardSettings, persistStorage: false, cancellationToken).ConfigureAwait(false);
 
     /// <summary>As above; <paramref name="persistStorage"/> keeps Azurite's data on disk, so a stopped Azurite comes back with it.</summary>
-    public static async Task<TestCluster> StartAsync(int shards, IReadOnlyDictionary<string, string>? shardSettings, bool persistStorage, CancellationToken cancellationToken = default)
+    public static Task<TestCluster> StartAsync(int shards, IReadOnlyDictionary<string, string>? shardSettings, bool persistStorage, CancellationToken cancellationToken = default) =>
+        StartAsync(shards, shardSettings, persistStorage, publisherSettings: null, cancellationToken);
+
+    /// <summary>As above, with settings for the publisher process too.</summary>
+    public static async Task<TestCluster> StartAsync(int shards, IReadOnlyDictionary<string, string>? shardSettings, bool persistStorage, IReadOnlyDictionary<string, string>? publisherSettings, CancellationToken cancellationToken = default)
     {
         var directory = new StateDirectory(Path.Combine(Path.GetTempPath(), "serverless-test-" + Guid.NewGuid().ToString("N")[..8]));
         var cluster = new LocalCluster(directory, message => Console.WriteLine(message));
@@ -72,13 +80,18 @@ public sealed class TestCluster : IAsyncDisposable
             options.ShardSettings[key] = value;
         }
 
+        foreach (var (key, value) in publisherSettings ?? new Dictionary<string, string>())
+        {
+            options.PublisherSettings[key] = value;
+        }
+
         var state = await cluster.StartAsync(options, cancellationToken).ConfigureAwait(false);
         return new TestCluster(directory, cluster, state);
     }
 
     /// <summary>Publishes through the blob drop, as the CLI does, and returns the verdict.</summary>
     public Task<PublishOutcome> PublishAsync(string tenant, string model, string version, byte[] bytes, byte[]? manifest = null) =>
-        new DropPublisher(Storage, Registry).PublishAsync(tenant, model, version, bytes, manifest, TimeSpan.FromSeconds(60), null, CancellationToken.None);
+        new DropPublisher(Storage, Registry, DropEvents).PublishAsync(tenant, model, version, bytes, manifest, TimeSpan.FromSeconds(60), null, CancellationToken.None);
 
     /// <summary>POSTs a v2 inference request to the router with the given key.</summary>
     public async Task<(int Status, JsonNode? Body, HttpResponseMessage Response)> InferAsync(string? apiKey, string model, string json, string? version = null)
@@ -126,6 +139,7 @@ public sealed class TestCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
+        DropEvents?.Dispose();
         await Cluster.StopAsync(State).ConfigureAwait(false);
         await _services.DisposeAsync().ConfigureAwait(false);
         try

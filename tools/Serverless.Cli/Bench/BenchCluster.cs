@@ -24,6 +24,7 @@ internal sealed class BenchCluster : IAsyncDisposable
     private readonly LocalCluster? _owned;
     private readonly string? _ownedPath;
     private readonly MemoryCache _cache = new(new MemoryCacheOptions());
+    private readonly DropEventNotifier? _dropEvents;
 
     private BenchCluster(LocalClusterState state, LocalCluster? owned, string? ownedPath, string logsPath, string description)
     {
@@ -33,7 +34,8 @@ internal sealed class BenchCluster : IAsyncDisposable
         LogsPath = logsPath;
         Description = description;
         Storage = LocalCluster.CreateStorage(state.Storage);
-        Publisher = new DropPublisher(Storage, new ModelRegistry(Storage, _cache));
+        _dropEvents = DropEventNotifier.For(state);
+        Publisher = new DropPublisher(Storage, new ModelRegistry(Storage, _cache), _dropEvents);
     }
 
     public LocalClusterState State { get; }
@@ -197,6 +199,7 @@ internal sealed class BenchCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _cache.Dispose();
+        _dropEvents?.Dispose();
         if (_owned is not null)
         {
             await _owned.StopAsync(State).ConfigureAwait(false);

@@ -65,11 +65,7 @@ public sealed class LocalCluster
                 state.Shards.Add(StartShard($"shard-{i:00}", Azurite.FreePort(), connectionString));
             }
 
-            state.Publisher = StartApp("publisher", "publisher", Azurite.FreePort(), connectionString, new Dictionary<string, string>
-            {
-                ["ModelDropStorage"] = connectionString,
-                ["Publisher__GpuCacheBytes"] = GpuCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            });
+            state.Publisher = StartApp("publisher", "publisher", Azurite.FreePort(), connectionString, PublisherSettings(connectionString));
             if (options.Gpu)
             {
                 state.Gpu = StartGpu(Azurite.FreePort(), connectionString);
@@ -169,11 +165,7 @@ public sealed class LocalCluster
         }
 
         _internalKey = state.InternalKey;
-        state.Publisher = StartApp("publisher", "publisher", new Uri(old.Url).Port, state.Storage, new Dictionary<string, string>
-        {
-            ["ModelDropStorage"] = state.Storage,
-            ["Publisher__GpuCacheBytes"] = GpuCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        });
+        state.Publisher = StartApp("publisher", "publisher", new Uri(old.Url).Port, state.Storage, PublisherSettings(state.Storage));
         _state.Write(state);
     }
 
@@ -220,6 +212,13 @@ public sealed class LocalCluster
         var pid = ChildProcesses.Start("dotnet", [Path.Combine(AppContext.BaseDirectory, "Serverless.Gpu.dll"), "--urls", $"http://127.0.0.1:{port}"], environment, Path.Combine(_state.LogsPath, id + ".log"));
         return new ProcessEntry(id, $"http://127.0.0.1:{port}", pid);
     }
+
+    private Dictionary<string, string> PublisherSettings(string connectionString) =>
+        new(_options.PublisherSettings)
+        {
+            ["ModelDropStorage"] = connectionString,
+            ["Publisher__GpuCacheBytes"] = GpuCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
 
     private ProcessEntry StartShard(string id, int port, string connectionString)
     {
@@ -348,7 +347,8 @@ public sealed class LocalCluster
         _state.Write(state);
 
         _log($"Publishing the demo model '{DemoModel}' through the blob drop…");
-        var publisher = new DropPublisher(storage, new ModelRegistry(storage, cache));
+        using var dropEvents = DropEventNotifier.For(state);
+        var publisher = new DropPublisher(storage, new ModelRegistry(storage, cache), dropEvents);
         var outcome = await publisher.PublishAsync(DemoTenant, DemoModel, "1", DemoModels.Linear(), TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
         if (outcome.State != ModelStates.Ready)
         {

@@ -20,6 +20,9 @@ public sealed class LocalClusterOptions
     /// <summary>More settings for every shard process (e.g. <c>Scaling__RequestsPerReplica</c>).</summary>
     public Dictionary<string, string> ShardSettings { get; } = [];
 
+    /// <summary>More settings for the publisher process (e.g. <c>BlobTrigger__ScanIntervalSeconds</c>).</summary>
+    public Dictionary<string, string> PublisherSettings { get; } = [];
+
     /// <summary>Each shard's session cache budget.</summary>
     public long ShardCacheBytes { get; set; } = 512L * 1024 * 1024;
 

@@ -77,7 +77,8 @@ internal static class PublishCommand
             }
 
             var onGpu = parse.GetValue(gpu);
-            var publisher = new DropPublisher(context.Storage, context.Registry);
+            using var dropEvents = DropEventNotifier.For(context.State);
+            var publisher = new DropPublisher(context.Storage, context.Registry, dropEvents);
             var verdicts = new ConcurrentDictionary<PublishItem, (string Version, PublishOutcome? Outcome, string? Failure)>();
             var wait = TimeSpan.FromSeconds(parse.GetValue(timeout));
             await AnsiConsole.Progress()

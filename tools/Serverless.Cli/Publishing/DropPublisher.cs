@@ -9,18 +9,21 @@ namespace Serverless.Cli.Publishing;
 
 /// <summary>
 /// Publishes as a user does: uploads the file into the blob drop (never calls the publisher) and waits
-/// for the publisher's verdict in the registry.
+/// for the publisher's verdict in the registry. With a <see cref="DropEventNotifier"/> it also sends the
+/// drop's Event Grid event, as Azure's Event Grid subscription does, so the publisher need not find it by listing.
 /// </summary>
 public sealed class DropPublisher
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
     private readonly StorageClients _storage;
     private readonly ModelRegistry _registry;
+    private readonly DropEventNotifier? _events;
 
-    public DropPublisher(StorageClients storage, ModelRegistry registry)
+    public DropPublisher(StorageClients storage, ModelRegistry registry, DropEventNotifier? events = null)
     {
         _storage = storage;
         _registry = registry;
+        _events = events;
     }
 
     private async Task<bool> AliasesInPlaceAsync(string tenant, string model, string version, byte[]? manifest, CancellationToken cancellationToken)
@@ -91,7 +94,11 @@ public sealed class DropPublisher
         }
 
         var blob = _storage.Drop.GetBlobClient(dropName);
-        await blob.UploadAsync(new BinaryData(content), new BlobUploadOptions { ProgressHandler = progress }, cancellationToken).ConfigureAwait(false);
+        var uploaded = await blob.UploadAsync(new BinaryData(content), new BlobUploadOptions { ProgressHandler = progress }, cancellationToken).ConfigureAwait(false);
+        if (_events is not null)
+        {
+            await _events.BlobCreatedAsync(blob.Uri, uploaded.Value.ETag.ToString(), content.Length, cancellationToken).ConfigureAwait(false);
+        }
 
         var deadline = DateTime.UtcNow + timeout;
         while (true)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Caching.Memory;
 using Serverless.Core.Scoring;
 
@@ -26,7 +27,11 @@ public sealed class LastKnownGoodCache
     /// </summary>
     public const double RefreshAheadShare = 0.5;
 
+    /// <summary>How long a read on the request path may take in all (the storage clients' own retries give up well before).</summary>
+    private static readonly TimeSpan SharedReadTimeout = TimeSpan.FromSeconds(30);
+
     private readonly IMemoryCache _cache;
+    private readonly ConcurrentDictionary<string, object> _reading = new(StringComparer.Ordinal);
     private readonly StorageOutageBreaker _breaker;
     private readonly TimeProvider _time;
 
@@ -103,20 +108,56 @@ public sealed class LastKnownGoodCache
             return known.Value;
         }
 
-        T value;
         try
         {
-            value = await load(cancellationToken).ConfigureAwait(false);
+            // Callers that find the key being read join that read: a model's first requests arriving together,
+            // or a request and the prefetch started for it (ReplicaResolver.Prefetch), make one storage read.
+            return await JoinOrStartRead(key, freshFor, absentFor, currentStamp, load).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (StorageFaults.IsTransient(e, cancellationToken))
         {
-            _breaker.Failed(_time.GetUtcNow());
             return known is not null ? known.Value : throw Unavailable(e);
         }
+    }
 
-        _breaker.Succeeded();
-        Store(key, value, freshFor, absentFor, currentStamp);
-        return value;
+    /// <summary>The read of <paramref name="key"/> in progress, or a new one (single flight).</summary>
+    private Task<T> JoinOrStartRead<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, string? stamp, Func<CancellationToken, Task<T>> load)
+    {
+        // Lazy: of two callers racing to add the read, only the one added starts.
+        var read = (Lazy<Task<T>>)_reading.GetOrAdd(key, _ => new Lazy<Task<T>>(() => ReadSharedAsync(key, freshFor, absentFor, stamp, load)));
+        return read.Value;
+    }
+
+    /// <summary>
+    /// One read on the request path that every caller of the key waits on. It runs on its own timeout rather than
+    /// the first caller's token, so a caller that gives up does not fail the others; each waits within its own.
+    /// </summary>
+    private async Task<T> ReadSharedAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, string? stamp, Func<CancellationToken, Task<T>> load)
+    {
+        try
+        {
+            T value;
+            using (var timeout = new CancellationTokenSource(SharedReadTimeout))
+            {
+                try
+                {
+                    value = await load(timeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (StorageFaults.IsTransient(e, CancellationToken.None))
+                {
+                    _breaker.Failed(_time.GetUtcNow());
+                    throw;
+                }
+            }
+
+            _breaker.Succeeded();
+            Store(key, value, freshFor, absentFor, stamp);
+            return value;
+        }
+        finally
+        {
+            _reading.TryRemove(key, out _);
+        }
     }
 
     /// <summary>The last value read for <paramref name="key"/>, fresh or not (false when none is kept).</summary>

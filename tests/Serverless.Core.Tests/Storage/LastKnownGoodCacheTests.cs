@@ -33,6 +33,35 @@ public sealed class LastKnownGoodCacheTests
     }
 
     [TestMethod]
+    public async Task CallersOfAKeyBeingRead_JoinThatRead_AndOneGivingUpDoesNotFailTheOthers()
+    {
+        var cache = new LastKnownGoodCache(_memory, _breaker, _time);
+        var answer = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = 0;
+        Func<CancellationToken, Task<string>> slowRead = _ =>
+        {
+            Interlocked.Increment(ref started);
+            return answer.Task;
+        };
+
+        using var impatient = new CancellationTokenSource();
+        var first = cache.GetOrLoadAsync("k", Fresh, slowRead, impatient.Token).AsTask();
+        var second = cache.GetOrLoadAsync("k", Fresh, slowRead, CancellationToken.None).AsTask();
+        var third = cache.GetOrLoadAsync("k", Fresh, slowRead, CancellationToken.None).AsTask();
+        impatient.Cancel();
+        await Assert.ThrowsExactlyAsync<TaskCanceledException>(() => first);
+
+        answer.SetResult("v1");
+        Assert.AreEqual("v1", await second);
+        Assert.AreEqual("v1", await third);
+        Assert.AreEqual(1, started, "one storage read for the three callers");
+        Assert.AreEqual("v1", await cache.GetOrLoadAsync("k", Fresh, Fail<string>(500), CancellationToken.None), "and the value it read is kept");
+
+        _time.Advance(TimeSpan.FromSeconds(3));
+        Assert.AreEqual("v2", await cache.GetOrLoadAsync("k", Fresh, Read("v2"), CancellationToken.None), "a later read is a new read");
+    }
+
+    [TestMethod]
     public async Task RefreshAhead_ServesTheFreshValue_WhileOneBackgroundReadRefreshesIt()
     {
         var cache = new LastKnownGoodCache(_memory, _breaker, _time);

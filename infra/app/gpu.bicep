@@ -90,6 +90,9 @@ param ortExecutionProvider string = 'cuda'
 @description('GPU device id (Ort__DeviceId).')
 param ortDeviceId int = 0
 
+@description('The .NET gen0 budget of the app, in hex bytes (DOTNET_GCgen0size), as for the shards: the runtime sizes it from the L3 cache the machine reports, which on some VMs lets tens of MB of garbage accumulate between collections.')
+param gcGen0Size string = '0x1000000'
+
 @description('Models whose file is at most this many bytes get compact CPU sessions: basic graph optimizations, no per-session arena or memory patterns, ~40 KiB per tiny session instead of ~73 KiB (Ort__CompactSessionMaxBytes; 0 turns them off).')
 @minValue(0)
 param ortCompactSessionMaxBytes int = 65536
@@ -287,6 +290,7 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'Ort__ExecutionProvider', value: ortExecutionProvider }
             { name: 'Ort__DeviceId', value: string(ortDeviceId) }
             { name: 'Ort__CompactSessionMaxBytes', value: string(ortCompactSessionMaxBytes) }
+            { name: 'DOTNET_GCgen0size', value: gcGen0Size }
             { name: 'Scaling__RequestsPerReplica', value: requestsPerReplica }
             { name: 'Scaling__MaxReplicas', value: string(maxModelReplicas) }
             { name: 'Scaling__IntervalSeconds', value: string(scalingIntervalSeconds) }

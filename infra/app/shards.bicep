@@ -88,6 +88,9 @@ param ortDeviceId int = 0
 @minValue(0)
 param ortCompactSessionMaxBytes int = 65536
 
+@description('The .NET gen0 budget of a shard, in hex bytes (DOTNET_GCgen0size). The runtime sizes it from the L3 cache the machine reports, which on some VMs lets tens of MB of garbage accumulate between collections; a shard\'s memory is its model budget.')
+param gcGen0Size string = '0x1000000'
+
 @description('Time budget of the prewarm in seconds; the instance reports ready when it is spent at the latest (Shard__PrewarmSeconds).')
 @minValue(1)
 @maxValue(600)
@@ -238,6 +241,7 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       Ort__ExecutionProvider: ortExecutionProvider
       Ort__DeviceId: string(ortDeviceId)
       Ort__CompactSessionMaxBytes: string(ortCompactSessionMaxBytes)
+      DOTNET_GCgen0size: gcGen0Size
       Scaling__RequestsPerReplica: requestsPerReplica
       Scaling__MaxReplicas: string(maxModelReplicas)
       Scaling__IntervalSeconds: string(scalingIntervalSeconds)

@@ -25,8 +25,8 @@ public enum AppRegistration
 [TestClass]
 public sealed partial class AppSettingsTests
 {
-    /// <summary>Settings the platform (Functions host, App Service, Application Insights, ASP.NET Core, Azure.Identity) reads, not our code.</summary>
-    private static readonly string[] PlatformPrefixes = ["FUNCTIONS_", "WEBSITE_", "APPLICATIONINSIGHTS_", "AzureWebJobsStorage__", "ASPNETCORE_"];
+    /// <summary>Settings the platform (Functions host, App Service, Application Insights, ASP.NET Core, the .NET runtime, Azure.Identity) reads, not our code.</summary>
+    private static readonly string[] PlatformPrefixes = ["FUNCTIONS_", "WEBSITE_", "APPLICATIONINSIGHTS_", "AzureWebJobsStorage__", "ASPNETCORE_", "DOTNET_"];
 
     private static readonly HashSet<string> PlatformNames = new(StringComparer.Ordinal) { "AZURE_CLIENT_ID" };
 

@@ -4,6 +4,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
+using Serverless.Core.Naming;
 using Serverless.Core.Observability;
 using Serverless.Core.Protocol;
 using Serverless.Core.Registry;
@@ -18,6 +19,8 @@ namespace Serverless.Core.Scoring;
 /// </summary>
 public sealed partial class ScoringService
 {
+    /// <summary>The characters of a SHA-256 as the registry and the router write it (lower-case hex).</summary>
+    private static readonly SearchValues<char> HexDigits = SearchValues.Create("0123456789abcdef");
     private readonly MemoryPressureMonitor _memory;
     private readonly int _maxConcurrent;
     private readonly int _maxQueued;
@@ -63,7 +66,13 @@ public sealed partial class ScoringService
         var started = Stopwatch.GetTimestamp();
         try
         {
-            var entry = await _catalog.ResolveAsync(tenant, model, version, routedSha256, cancellationToken).ConfigureAwait(false);
+            var resolving = _catalog.ResolveAsync(tenant, model, version, routedSha256, cancellationToken);
+            if (!resolving.IsCompleted && routedSha256 is not null && version is not null)
+            {
+                ReadAheadOfRegistry(tenant, model, version, routedSha256);
+            }
+
+            var entry = await resolving.ConfigureAwait(false);
             _traffic.Record(tenant, entry.Model);
             var request = InferenceRequestParser.Parse(body);
             var key = CacheKey(entry);
@@ -177,7 +186,27 @@ public sealed partial class ScoringService
         }
     }
 
-    private static string CacheKey(ModelVersionEntity entry) => string.Concat(entry.PartitionKey, "/", entry.Version, "/", entry.Sha256);
+    private static string CacheKey(ModelVersionEntity entry) => CacheKey(entry.PartitionKey, entry.Version, entry.Sha256);
+
+    private static string CacheKey(string modelKey, string version, string sha256) => string.Concat(modelKey, "/", version, "/", sha256);
+
+    /// <summary>
+    /// The registry is being read for a version the router resolved (a model's first request here, or one not
+    /// read for a while): unless the version is resident, start reading its bytes now, from where the router's
+    /// hash says they are, so the download overlaps the registry read (<see cref="ModelLoader.Prefetch"/>).
+    /// </summary>
+    private void ReadAheadOfRegistry(string tenant, string model, string version, string routedSha256)
+    {
+        if (routedSha256.Length != 64 || routedSha256.AsSpan().ContainsAnyExcept(HexDigits) || !ModelNames.IsValidName(tenant) || !ModelNames.IsValidName(model) || !ModelNames.IsValidVersion(version))
+        {
+            return;
+        }
+
+        if (!_cache.Contains(CacheKey(ModelNames.ModelKey(tenant, model), version, routedSha256)))
+        {
+            _loader.Prefetch(ModelNames.ModelBlobName(tenant, model, version, routedSha256), routedSha256);
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Not loading model {Model}: {Resident} bytes resident, over the limit of {Limit}")]
     private partial void LogShedUnderPressure(string model, long resident, long limit);

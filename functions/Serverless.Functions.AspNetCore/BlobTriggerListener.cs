@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using Azure;
@@ -38,7 +37,7 @@ internal sealed partial class BlobTriggerListener : BackgroundService
     private static readonly TimeSpan StartRetryInterval = TimeSpan.FromSeconds(2);
     private readonly TimeSpan _scanInterval;
     private readonly TimeSpan _maxScanInterval;
-    private readonly Channel<BlobCreatedNotice> _notices = Channel.CreateUnbounded<BlobCreatedNotice>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<string> _notices = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private readonly FunctionInvoker _invoker;
     private readonly IServiceProvider _services;
     private readonly ILogger<BlobTriggerListener> _logger;
@@ -53,9 +52,8 @@ internal sealed partial class BlobTriggerListener : BackgroundService
     public BlobTriggerListener(FunctionMethod function, IServiceProvider services, IConfiguration configuration, IOptions<BlobTriggerOptions> options, ILogger<BlobTriggerListener> logger)
     {
         var trigger = (BlobTriggerAttribute)function.Trigger;
-        FunctionName = function.Name;
         _scanInterval = TimeSpan.FromSeconds(options.Value.ScanIntervalSeconds);
-        _maxScanInterval = TimeSpan.FromSeconds(Math.Max(options.Value.ScanIntervalSeconds, options.Value.MaxScanIntervalSeconds));
+        _maxScanInterval = TimeSpan.FromSeconds(options.Value.MaxScanIntervalSeconds);
         _invoker = new FunctionInvoker(function);
         _services = services;
         _logger = logger;
@@ -75,9 +73,6 @@ internal sealed partial class BlobTriggerListener : BackgroundService
 
     private string ReceiptPrefix { get; }
 
-    /// <summary>The function's name (<c>[Function]</c>), as the webhook's <c>functionName</c> names it.</summary>
-    public string FunctionName { get; }
-
     /// <summary>
     /// Takes an Event Grid blob-created event: true when the blob is in this trigger's container (it is then handled
     /// soon, if its name matches the trigger's path and it is new or changed), false when it is not.
@@ -93,7 +88,7 @@ internal sealed partial class BlobTriggerListener : BackgroundService
             return false;
         }
 
-        return _notices.Writer.TryWrite(new BlobCreatedNotice(Uri.UnescapeDataString(path[containerPath.Length..])));
+        return _notices.Writer.TryWrite(Uri.UnescapeDataString(path[containerPath.Length..]));
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -115,14 +110,14 @@ internal sealed partial class BlobTriggerListener : BackgroundService
         }
 
         // One loop handles both ways in, so the receipts and retry state need no locks.
-        var nextScan = Stopwatch.GetTimestamp();
+        var nextScan = DateTime.UtcNow;
         while (!stoppingToken.IsCancellationRequested)
         {
-            while (_notices.Reader.TryRead(out var notice))
+            while (_notices.Reader.TryRead(out var blobName))
             {
                 try
                 {
-                    await HandleNoticeAsync(notice.BlobName, stoppingToken).ConfigureAwait(false);
+                    await HandleNoticeAsync(blobName, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -131,9 +126,9 @@ internal sealed partial class BlobTriggerListener : BackgroundService
                 }
             }
 
-            if (Stopwatch.GetTimestamp() >= nextScan)
+            if (DateTime.UtcNow >= nextScan)
             {
-                var started = Stopwatch.GetTimestamp();
+                var started = DateTime.UtcNow;
                 var found = false;
                 try
                 {
@@ -145,10 +140,10 @@ internal sealed partial class BlobTriggerListener : BackgroundService
                     LogPollFailed(e, _container.Name);
                 }
 
-                nextScan = Stopwatch.GetTimestamp() + NextScanDelay(Stopwatch.GetElapsedTime(started), found).Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
+                nextScan = DateTime.UtcNow + NextScanDelay(DateTime.UtcNow - started, found);
             }
 
-            var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), nextScan);
+            var wait = nextScan - DateTime.UtcNow;
             if (wait > TimeSpan.Zero)
             {
                 using var waiting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -202,9 +197,9 @@ internal sealed partial class BlobTriggerListener : BackgroundService
         var found = false;
         await foreach (var blob in _container.GetBlobsAsync(prefix: _prefix, cancellationToken: cancellationToken).ConfigureAwait(false))
         {
-            if (blob.Properties.ETag is { } etag)
+            if (blob.Properties.ETag is { } etag && _pattern.Match(blob.Name) is { Success: true } match)
             {
-                found |= await HandleAsync(blob.Name, etag, cancellationToken).ConfigureAwait(false);
+                found |= await HandleAsync(blob.Name, etag, match, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -214,7 +209,8 @@ internal sealed partial class BlobTriggerListener : BackgroundService
     /// <summary>A blob an event announced: its current ETag from storage, then as a listed one.</summary>
     private async Task HandleNoticeAsync(string blobName, CancellationToken cancellationToken)
     {
-        if (!_pattern.IsMatch(blobName))
+        var match = _pattern.Match(blobName);
+        if (!match.Success)
         {
             return;
         }
@@ -230,14 +226,13 @@ internal sealed partial class BlobTriggerListener : BackgroundService
             return;
         }
 
-        await HandleAsync(blobName, etag, cancellationToken).ConfigureAwait(false);
+        await HandleAsync(blobName, etag, match, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Invokes the function for the blob unless this version of it was handled; true when it was invoked.</summary>
-    private async Task<bool> HandleAsync(string blobName, ETag etag, CancellationToken cancellationToken)
+    /// <summary>Invokes the function for a blob matching the trigger's path unless this version of it was handled; true when it was invoked.</summary>
+    private async Task<bool> HandleAsync(string blobName, ETag etag, Match match, CancellationToken cancellationToken)
     {
-        var match = _pattern.Match(blobName);
-        if (!match.Success || (_handled.TryGetValue(blobName, out var done) && done == etag))
+        if (_handled.TryGetValue(blobName, out var done) && done == etag)
         {
             return false;
         }
@@ -300,9 +295,6 @@ internal sealed partial class BlobTriggerListener : BackgroundService
         var receipt = _receipts.GetBlobClient(ReceiptPrefix + blobName);
         await receipt.UploadAsync(BinaryData.Empty, new BlobUploadOptions { Metadata = new Dictionary<string, string> { ["ETag"] = etag.ToString() } }, cancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>A blob an event named, waiting for the listener's loop.</summary>
-    private readonly record struct BlobCreatedNotice(string BlobName);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Polling container {Container} failed")]
     private partial void LogPollFailed(Exception exception, string container);

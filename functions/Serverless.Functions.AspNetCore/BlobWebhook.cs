@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Serverless.Core.Http;
 using Serverless.Core.Protocol;
 using Serverless.Core.Scoring;
 using Serverless.Core.Storage;
@@ -28,8 +29,8 @@ internal static class BlobWebhook
         var listener = name.Length == 0 ? null : context.RequestServices.GetKeyedService<BlobTriggerListener>(name);
         if (listener is null)
         {
-            await WriteAsync(context, 404, JsonBodies.Error(
-                $"query parameter 'functionName' must be {FunctionPrefix}<function> for a blob-triggered function of this app ({string.Join(", ", functions)}); got '{functionName}'")).ConfigureAwait(false);
+            await new JsonBytesResult(404, JsonBodies.Error(
+                $"query parameter 'functionName' must be {FunctionPrefix}<function> for a blob-triggered function of this app ({string.Join(", ", functions)}); got '{functionName}'")).ExecuteAsync(context).ConfigureAwait(false);
             return;
         }
 
@@ -40,28 +41,20 @@ internal static class BlobWebhook
         }
         catch (ScoringException e)
         {
-            await WriteAsync(context, e.StatusCode, JsonBodies.Error(e.Message)).ConfigureAwait(false);
+            await new JsonBytesResult(e.StatusCode, JsonBodies.Error(e.Message)).ExecuteAsync(context).ConfigureAwait(false);
             return;
         }
 
         if (!EventGridBlobEvents.TryParse(body, out var delivery, out var error))
         {
-            await WriteAsync(context, 400, JsonBodies.Error($"not an Event Grid delivery: {error}")).ConfigureAwait(false);
+            await new JsonBytesResult(400, JsonBodies.Error($"not an Event Grid delivery: {error}")).ExecuteAsync(context).ConfigureAwait(false);
             return;
         }
 
         if (delivery!.ValidationCode is { } code)
         {
             // The handshake Event Grid makes when the subscription is created: echo the code.
-            var answer = new System.Buffers.ArrayBufferWriter<byte>();
-            using (var writer = new System.Text.Json.Utf8JsonWriter(answer))
-            {
-                writer.WriteStartObject();
-                writer.WriteString("validationResponse", code);
-                writer.WriteEndObject();
-            }
-
-            await WriteAsync(context, 200, answer.WrittenSpan.ToArray()).ConfigureAwait(false);
+            await new JsonBytesResult(200, EventGridBlobEvents.ValidationResponse(code)).ExecuteAsync(context).ConfigureAwait(false);
             return;
         }
 
@@ -75,14 +68,6 @@ internal static class BlobWebhook
         }
 
         var ignored = delivery.BlobsCreated.Count - accepted + delivery.OtherEvents;
-        await WriteAsync(context, 202, Encoding.UTF8.GetBytes($$"""{"accepted":{{accepted}},"ignored":{{ignored}}}""")).ConfigureAwait(false);
-    }
-
-    private static async Task WriteAsync(HttpContext context, int status, byte[] body)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json";
-        context.Response.ContentLength = body.Length;
-        await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+        await new JsonBytesResult(202, Encoding.UTF8.GetBytes($$"""{"accepted":{{accepted}},"ignored":{{ignored}}}""")).ExecuteAsync(context).ConfigureAwait(false);
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Serverless.Core.Tenancy;
@@ -13,6 +14,8 @@ namespace Serverless.Core.Routing;
 /// </summary>
 public sealed class ShardCallerAuthenticator
 {
+    /// <summary>The characters of a SHA-256 as the registry and the router write it (lower-case hex).</summary>
+    private static readonly SearchValues<char> Sha256Digits = SearchValues.Create("0123456789abcdef");
     private readonly VerifiedApiKeys _verifiedKeys;
     private readonly InternalKeyOptions _internalKey;
 
@@ -40,13 +43,14 @@ public sealed class ShardCallerAuthenticator
     /// <summary>
     /// The SHA-256 of the version the router resolved (<see cref="ShardHeaders.ModelSha256"/>) when the request
     /// comes from the router with the internal key; null from any other caller, or without a configured internal
-    /// key (then nothing proves who called).
+    /// key (then nothing proves who called), or when it is not a SHA-256 as the registry writes it (64 lower-case hex).
     /// </summary>
     public string? RoutedModelSha256(HttpRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         var sha256 = request.Headers[ShardHeaders.ModelSha256].ToString();
-        return sha256.Length > 0
+        return sha256.Length == 64
+            && !sha256.AsSpan().ContainsAnyExcept(Sha256Digits)
             && _internalKey.IsConfigured
             && ApiKeyHeader.Read(request.Headers.Authorization.ToString(), request.Headers[ShardHeaders.ApiKey].ToString()) is null
             && !string.IsNullOrEmpty(request.Headers[ShardHeaders.Tenant].ToString())

@@ -19,8 +19,6 @@ namespace Serverless.Core.Scoring;
 /// </summary>
 public sealed partial class ScoringService
 {
-    /// <summary>The characters of a SHA-256 as the registry and the router write it (lower-case hex).</summary>
-    private static readonly SearchValues<char> HexDigits = SearchValues.Create("0123456789abcdef");
     private readonly MemoryPressureMonitor _memory;
     private readonly int _maxConcurrent;
     private readonly int _maxQueued;
@@ -197,11 +195,7 @@ public sealed partial class ScoringService
     /// </summary>
     private void ReadAheadOfRegistry(string tenant, string model, string version, string routedSha256)
     {
-        if (routedSha256.Length != 64 || routedSha256.AsSpan().ContainsAnyExcept(HexDigits) || !ModelNames.IsValidName(tenant) || !ModelNames.IsValidName(model) || !ModelNames.IsValidVersion(version))
-        {
-            return;
-        }
-
+        // Names are valid here: the registry read checks them before it starts (a bad name completes it at once).
         if (!_cache.Contains(CacheKey(ModelNames.ModelKey(tenant, model), version, routedSha256)))
         {
             _loader.Prefetch(ModelNames.ModelBlobName(tenant, model, version, routedSha256), routedSha256);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
+using Azure.Storage.Blobs;
 
 namespace Serverless.Core.Storage;
 
@@ -29,16 +30,13 @@ public static class EventGridBlobEvents
         var buffer = new ArrayBufferWriter<byte>(512);
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            // The container and blob name, as Event Grid puts them in the subject. Azurite's URLs are path-style
-            // (http://127.0.0.1:port/account/container/blob), as the Azure SDK takes an IP or localhost host to mean.
-            var segments = blobUrl.AbsolutePath.TrimStart('/').Split('/', 3);
-            var pathStyle = blobUrl.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6 || blobUrl.IsLoopback;
-            var container = pathStyle ? (segments.Length > 1 ? segments[1] : "") : segments[0];
-            var blob = pathStyle ? (segments.Length > 2 ? segments[2] : "") : string.Join('/', segments.Skip(1));
+            // The container and blob name, as Event Grid puts them in the subject (the SDK's parser knows Azurite's
+            // path-style URLs as well as Azure's).
+            var names = new BlobUriBuilder(blobUrl);
             writer.WriteStartArray();
             writer.WriteStartObject();
             writer.WriteString("id", Guid.NewGuid().ToString());
-            writer.WriteString("subject", $"/blobServices/default/containers/{container}/blobs/{Uri.UnescapeDataString(blob)}");
+            writer.WriteString("subject", $"/blobServices/default/containers/{names.BlobContainerName}/blobs/{names.BlobName}");
             writer.WriteString("eventType", BlobCreatedType);
             writer.WriteString("eventTime", eventTime.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
             writer.WriteStartObject("data");
@@ -57,6 +55,20 @@ public static class EventGridBlobEvents
             writer.WriteString("metadataVersion", "1");
             writer.WriteEndObject();
             writer.WriteEndArray();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The webhook's answer to the subscription validation handshake: the code echoed.</summary>
+    public static byte[] ValidationResponse(string validationCode)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("validationResponse", validationCode);
+            writer.WriteEndObject();
         }
 
         return buffer.WrittenSpan.ToArray();

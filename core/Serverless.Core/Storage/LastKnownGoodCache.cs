@@ -27,7 +27,7 @@ public sealed class LastKnownGoodCache
     /// </summary>
     public const double RefreshAheadShare = 0.5;
 
-    /// <summary>How long a read on the request path may take in all (the storage clients' own retries give up well before).</summary>
+    /// <summary>How long one read may take in all (the storage clients' own retries give up well before).</summary>
     private static readonly TimeSpan SharedReadTimeout = TimeSpan.FromSeconds(30);
 
     private readonly IMemoryCache _cache;
@@ -129,8 +129,9 @@ public sealed class LastKnownGoodCache
     }
 
     /// <summary>
-    /// One read on the request path that every caller of the key waits on. It runs on its own timeout rather than
-    /// the first caller's token, so a caller that gives up does not fail the others; each waits within its own.
+    /// The one read of a key that every caller waits on (requests, refresh-ahead, the breaker's probe): it counts
+    /// against or for the breaker and keeps what it read. It runs on its own timeout rather than a caller's token,
+    /// so a caller that gives up does not fail the others; each waits within its own.
     /// </summary>
     private async Task<T> ReadSharedAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, string? stamp, Func<CancellationToken, Task<T>> load)
     {
@@ -226,21 +227,19 @@ public sealed class LastKnownGoodCache
             done: _breaker.EndProbe);
 
     /// <summary>
-    /// Reads a key off any request's path and keeps what it read; an outage counts against the breaker, any other
-    /// failure is left to <paramref name="answerFailed"/>; <paramref name="done"/> runs last whatever happened.
+    /// Reads a key off any request's path (joining a read of it already in progress), kept as every read is; an
+    /// outage is counted against the breaker by the read itself, any other failure is left to
+    /// <paramref name="answerFailed"/>; <paramref name="done"/> runs last whatever happened.
     /// </summary>
     private async Task ReadInBackgroundAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, string? stamp, Func<CancellationToken, Task<T>> load, Action answerFailed, Action done)
     {
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            var value = await load(timeout.Token).ConfigureAwait(false);
-            _breaker.Succeeded();
-            Store(key, value, freshFor, absentFor, stamp);
+            await JoinOrStartRead(key, freshFor, absentFor, stamp, load).ConfigureAwait(false);
         }
         catch (Exception e) when (StorageFaults.IsTransient(e, CancellationToken.None))
         {
-            _breaker.Failed(_time.GetUtcNow());
+            // Counted by the read (ReadSharedAsync); what is known stands in meanwhile.
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -102,15 +102,18 @@ param ortCompactSessionMaxBytes int = 65536
 @maxValue(600)
 param prewarmSeconds int = 20
 
-@description('Requests per second one replica of a model should carry (Scaling__RequestsPerReplica; a number, as text).')
-param requestsPerReplica string = '200'
+@description('Requests being served at once, on average, that one replica of a model should carry; above it the model gets another (Scaling__ConcurrencyPerReplica; a number, as text).')
+param concurrencyPerReplica string = '1'
+
+@description('Requests per second one replica of a model should carry as well; 0: the rate alone adds no replica (Scaling__RequestsPerReplica; a number, as text).')
+param requestsPerReplica string = '0'
 
 @description('Most replicas a model can have (Scaling__MaxReplicas).')
 @minValue(1)
 @maxValue(256)
 param maxModelReplicas int = 8
 
-@description('How often the shard looks at its per-model request rates, in seconds (Scaling__IntervalSeconds).')
+@description('How often the shard looks at its per-model traffic, in seconds (Scaling__IntervalSeconds).')
 @minValue(1)
 @maxValue(3600)
 param scalingIntervalSeconds int = 10
@@ -291,6 +294,7 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'Ort__DeviceId', value: string(ortDeviceId) }
             { name: 'Ort__CompactSessionMaxBytes', value: string(ortCompactSessionMaxBytes) }
             { name: 'DOTNET_GCgen0size', value: gcGen0Size }
+            { name: 'Scaling__ConcurrencyPerReplica', value: concurrencyPerReplica }
             { name: 'Scaling__RequestsPerReplica', value: requestsPerReplica }
             { name: 'Scaling__MaxReplicas', value: string(maxModelReplicas) }
             { name: 'Scaling__IntervalSeconds', value: string(scalingIntervalSeconds) }

@@ -96,15 +96,18 @@ param gcGen0Size string = '0x1000000'
 @maxValue(600)
 param prewarmSeconds int = 20
 
-@description('Requests per second one replica of a model should carry (Scaling__RequestsPerReplica; a number, as text).')
-param requestsPerReplica string = '200'
+@description('Requests being served at once, on average, that one replica of a model should carry; above it the model gets another (Scaling__ConcurrencyPerReplica; a number, as text).')
+param concurrencyPerReplica string = '1'
+
+@description('Requests per second one replica of a model should carry as well; 0: the rate alone adds no replica (Scaling__RequestsPerReplica; a number, as text).')
+param requestsPerReplica string = '0'
 
 @description('Most replicas a model can have (Scaling__MaxReplicas).')
 @minValue(1)
 @maxValue(256)
 param maxModelReplicas int = 8
 
-@description('How often the shard looks at its per-model request rates, in seconds (Scaling__IntervalSeconds).')
+@description('How often the shard looks at its per-model traffic, in seconds (Scaling__IntervalSeconds).')
 @minValue(1)
 @maxValue(3600)
 param scalingIntervalSeconds int = 10
@@ -242,6 +245,7 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       Ort__DeviceId: string(ortDeviceId)
       Ort__CompactSessionMaxBytes: string(ortCompactSessionMaxBytes)
       DOTNET_GCgen0size: gcGen0Size
+      Scaling__ConcurrencyPerReplica: concurrencyPerReplica
       Scaling__RequestsPerReplica: requestsPerReplica
       Scaling__MaxReplicas: string(maxModelReplicas)
       Scaling__IntervalSeconds: string(scalingIntervalSeconds)

@@ -11,8 +11,8 @@ namespace Serverless.Core.Placement;
 /// <summary>
 /// Per-model scaling, run by every shard for the models it is the primary replica of (so exactly one
 /// shard decides for each model, without coordination): every few seconds it turns the requests it
-/// served into a rate, estimates the model's total rate (requests are spread evenly over the replicas),
-/// and lets <see cref="ScalingPolicy"/> decide the replica count; a change is written to the model's
+/// served, and the time they were being served, into a rate and a mean concurrency, estimates the model's
+/// totals (requests are spread evenly over the replicas), and lets <see cref="ScalingPolicy"/> decide the replica count; a change is written to the model's
 /// placement row with ETag concurrency. Replicas come first from the tenant's shuffle shard, then beyond it.
 /// </summary>
 public sealed partial class ModelAutoscaler : BackgroundService
@@ -58,9 +58,9 @@ public sealed partial class ModelAutoscaler : BackgroundService
             last = now;
             try
             {
-                var counts = _traffic.TakeSnapshot();
-                _hotModels.Add(counts);
-                await EvaluateAsync(counts, seconds, stoppingToken).ConfigureAwait(false);
+                var traffic = _traffic.TakeSnapshot();
+                _hotModels.Add(traffic);
+                await EvaluateAsync(traffic, seconds, stoppingToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -70,14 +70,16 @@ public sealed partial class ModelAutoscaler : BackgroundService
         }
     }
 
-    /// <summary>One look at the rates: decide for each model this shard is the primary of.</summary>
-    internal async Task EvaluateAsync(IReadOnlyDictionary<(string Tenant, string Model), long> counts, double seconds, CancellationToken cancellationToken)
+    /// <summary>One look at the traffic: decide for each model this shard is the primary of.</summary>
+    internal async Task EvaluateAsync(IReadOnlyDictionary<(string Tenant, string Model), ModelTrafficSample> traffic, double seconds, CancellationToken cancellationToken)
     {
-        var models = new HashSet<(string Tenant, string Model)>(counts.Keys);
+        var models = new HashSet<(string Tenant, string Model)>(traffic.Keys);
         models.UnionWith(_scaled);
         foreach (var key in models)
         {
-            var rate = counts.TryGetValue(key, out var count) ? count / seconds : 0;
+            var sample = traffic.GetValueOrDefault(key);
+            var rate = sample.Requests / seconds;
+            var concurrency = sample.BusySeconds / seconds;
             var entry = await _registry.ResolveAsync(key.Tenant, key.Model, null, cancellationToken).ConfigureAwait(false);
             if (entry is null)
             {
@@ -94,8 +96,9 @@ public sealed partial class ModelAutoscaler : BackgroundService
 
             var current = replicas.Count;
             var total = rate * current;
+            var totalConcurrency = concurrency * current;
             var now = _time.GetUtcNow();
-            if (_policy.ReplicasFor(total) < current)
+            if (_policy.ReplicasFor(total, totalConcurrency) < current)
             {
                 _below.TryAdd(key, now);
             }
@@ -104,12 +107,12 @@ public sealed partial class ModelAutoscaler : BackgroundService
                 _below.Remove(key);
             }
 
-            var wanted = _policy.Decide(total, current, _below.TryGetValue(key, out var since) ? now - since : TimeSpan.Zero);
+            var wanted = _policy.Decide(total, totalConcurrency, current, _below.TryGetValue(key, out var since) ? now - since : TimeSpan.Zero);
             if (wanted != current)
             {
-                await _placements.SetReplicasAsync(key.Tenant, key.Model, wanted, $"autoscale: {total:F0} req/s at {_scaling.RequestsPerReplica:F0} per replica", cancellationToken).ConfigureAwait(false);
+                await _placements.SetReplicasAsync(key.Tenant, key.Model, wanted, Reason(total, totalConcurrency), cancellationToken).ConfigureAwait(false);
                 _below.Remove(key);
-                LogScaled(key.Tenant, key.Model, current, wanted, total);
+                LogScaled(key.Tenant, key.Model, current, wanted, total, totalConcurrency);
             }
 
             if (wanted > 1)
@@ -123,8 +126,14 @@ public sealed partial class ModelAutoscaler : BackgroundService
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Scaled {Tenant}/{Model} from {From} to {To} replicas ({Rate:F1} req/s)")]
-    private partial void LogScaled(string tenant, string model, int from, int to, double rate);
+    private string Reason(double rate, double concurrency)
+    {
+        var reason = FormattableString.Invariant($"autoscale: {rate:F0} req/s, {concurrency:F2} in flight at {_scaling.ConcurrencyPerReplica:0.###} per replica");
+        return _scaling.RequestsPerReplica > 0 ? reason + FormattableString.Invariant($" or {_scaling.RequestsPerReplica:F0} req/s per replica") : reason;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Scaled {Tenant}/{Model} from {From} to {To} replicas ({Rate:F1} req/s, {Concurrency:F2} in flight)")]
+    private partial void LogScaled(string tenant, string model, int from, int to, double rate, double concurrency);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Per-model scaling failed; trying again on the next tick")]
     private partial void LogScalingFailed(Exception exception);

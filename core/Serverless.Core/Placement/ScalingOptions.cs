@@ -7,15 +7,29 @@ public sealed class ScalingOptions
 {
     public const string SectionName = "Scaling";
 
-    /// <summary>Requests per second one replica of a model should carry; above it the model gets another.</summary>
-    [Range(0.001, double.MaxValue)]
-    public double RequestsPerReplica { get; set; } = 200;
+    /// <summary>
+    /// Requests being served at once, on average, that one replica of a model should carry; above it the model
+    /// gets another (Knative's concurrency target). Measured by the shards: the time each request spends being
+    /// served (queueing for a run slot, the run, the answer), summed, per second. A model kept one request busy
+    /// at all times has 1; a tiny model at 10,000 req/s that takes 30 µs each has 0.3 and needs no second
+    /// replica, while a 20 ms model at 100 req/s has 2. Queueing raises it, so a replica falling behind scales out.
+    /// </summary>
+    [Range(0.001, 1024)]
+    public double ConcurrencyPerReplica { get; set; } = 1;
+
+    /// <summary>
+    /// Requests per second one replica of a model should carry, as well; above it the model gets another.
+    /// 0 (the default): the rate alone adds no replica, only <see cref="ConcurrencyPerReplica"/> does (a request
+    /// rate says nothing of the work: 200 req/s is a whole core for one model and 0.1% of one for another).
+    /// </summary>
+    [Range(0, double.MaxValue)]
+    public double RequestsPerReplica { get; set; }
 
     /// <summary>The most replicas a model can have.</summary>
     [Range(1, 256)]
     public int MaxReplicas { get; set; } = 8;
 
-    /// <summary>How often a shard looks at its per-model request rates (seconds).</summary>
+    /// <summary>How often a shard looks at its per-model traffic (seconds).</summary>
     [Range(1, 3600)]
     public int IntervalSeconds { get; set; } = 10;
 

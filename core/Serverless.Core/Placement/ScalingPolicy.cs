@@ -1,11 +1,12 @@
 namespace Serverless.Core.Placement;
 
 /// <summary>
-/// How many replicas a model should have for its request rate: enough that none carries more than
-/// <see cref="ScalingOptions.RequestsPerReplica"/>, growing at once under load and shrinking one replica
-/// at a time only after the model has needed fewer for <see cref="ScalingOptions.ScaleDownAfter"/>
-/// (hysteresis, so a model near the threshold does not flap). Pure: the autoscaler and
-/// <c>serverless simulate</c> run this same code.
+/// How many replicas a model should have for its traffic: enough that none carries more than
+/// <see cref="ScalingOptions.ConcurrencyPerReplica"/> requests being served at once on average (and, when set,
+/// more than <see cref="ScalingOptions.RequestsPerReplica"/> per second), growing at once under load and
+/// shrinking one replica at a time only after the model has needed fewer for <see cref="ScalingOptions.ScaleDownAfter"/>
+/// (hysteresis, so a model near the threshold does not flap). Pure: the autoscaler and <c>serverless simulate</c>
+/// run this same code.
 /// </summary>
 public sealed class ScalingPolicy
 {
@@ -17,17 +18,24 @@ public sealed class ScalingPolicy
         _options = options;
     }
 
-    /// <summary>The replicas the rate alone calls for, between 1 and the maximum.</summary>
-    public int ReplicasFor(double requestsPerSecond) =>
-        (int)Math.Clamp(Math.Ceiling(Math.Max(0, requestsPerSecond) / _options.RequestsPerReplica), 1, _options.MaxReplicas);
+    /// <summary>
+    /// The replicas the traffic alone calls for, between 1 and the maximum: <paramref name="requestsPerSecond"/>
+    /// and <paramref name="concurrency"/> (busy seconds per second) are the model's totals over all its replicas.
+    /// </summary>
+    public int ReplicasFor(double requestsPerSecond, double concurrency)
+    {
+        var byConcurrency = Math.Ceiling(Math.Max(0, concurrency) / _options.ConcurrencyPerReplica);
+        var byRate = _options.RequestsPerReplica > 0 ? Math.Ceiling(Math.Max(0, requestsPerSecond) / _options.RequestsPerReplica) : 0;
+        return (int)Math.Clamp(Math.Max(byConcurrency, byRate), 1, _options.MaxReplicas);
+    }
 
     /// <summary>
     /// The replica count to set now, given the current one and how long the model has needed fewer than it
     /// (<paramref name="belowSince"/>: zero when it needs at least the current count).
     /// </summary>
-    public int Decide(double requestsPerSecond, int currentReplicas, TimeSpan belowSince)
+    public int Decide(double requestsPerSecond, double concurrency, int currentReplicas, TimeSpan belowSince)
     {
-        var wanted = ReplicasFor(requestsPerSecond);
+        var wanted = ReplicasFor(requestsPerSecond, concurrency);
         if (wanted >= currentReplicas)
         {
             return wanted;

@@ -11,11 +11,11 @@ public sealed class HotModelTracker
     private Dictionary<(string Tenant, string Model), double> _scores = [];
 
     /// <summary>Adds one interval's request counts.</summary>
-    public void Add(IReadOnlyDictionary<(string Tenant, string Model), long> counts)
+    public void Add(IReadOnlyDictionary<(string Tenant, string Model), ModelTrafficSample> traffic)
     {
         lock (_gate)
         {
-            var next = new Dictionary<(string Tenant, string Model), double>(_scores.Count + counts.Count);
+            var next = new Dictionary<(string Tenant, string Model), double>(_scores.Count + traffic.Count);
             foreach (var (key, score) in _scores)
             {
                 if (score >= 0.5)
@@ -24,9 +24,9 @@ public sealed class HotModelTracker
                 }
             }
 
-            foreach (var (key, count) in counts)
+            foreach (var (key, sample) in traffic)
             {
-                next[key] = next.GetValueOrDefault(key) + count;
+                next[key] = next.GetValueOrDefault(key) + sample.Requests;
             }
 
             _scores = next;

@@ -62,6 +62,8 @@ public sealed partial class ScoringService
     public async Task<ScoringResult> InferAsync(string tenant, string model, string? version, ReadOnlyMemory<byte> body, string? routedSha256, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        string? servedModel = null;
+        long servingSince = 0;
         try
         {
             var resolving = _catalog.ResolveAsync(tenant, model, version, routedSha256, cancellationToken);
@@ -71,7 +73,7 @@ public sealed partial class ScoringService
             }
 
             var entry = await resolving.ConfigureAwait(false);
-            _traffic.Record(tenant, entry.Model);
+            servedModel = entry.Model;
             var request = InferenceRequestParser.Parse(body);
             var key = CacheKey(entry);
             if (_memory.IsUnderPressure() && !_cache.Contains(key))
@@ -84,6 +86,9 @@ public sealed partial class ScoringService
             }
 
             using var lease = await _cache.AcquireAsync(key, ct => _loader.LoadAsync(entry, ct), cancellationToken).ConfigureAwait(false);
+            // Busy from here: a load is not counted (another replica would not make it faster), waiting for a
+            // run slot is (that is the model outgrowing this replica).
+            servingSince = Stopwatch.GetTimestamp();
             var session = lease.Session;
             var limiter = session.GetOrCreateLimiter(_maxConcurrent, _maxQueued);
             using var permit = limiter.AttemptAcquire() is { IsAcquired: true } now ? now : await limiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
@@ -134,7 +139,13 @@ public sealed partial class ScoringService
         }
         finally
         {
-            _latency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            var ended = Stopwatch.GetTimestamp();
+            if (servedModel is not null)
+            {
+                _traffic.Record(tenant, servedModel, servingSince == 0 ? 0 : ended - servingSince);
+            }
+
+            _latency.Record(Stopwatch.GetElapsedTime(started, ended).TotalMilliseconds);
         }
     }
 

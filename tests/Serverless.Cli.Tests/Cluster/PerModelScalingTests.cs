@@ -11,12 +11,17 @@ public sealed class PerModelScalingTests
 
     [TestMethod]
     [Timeout(180_000)]
-    public async Task HotModel_GainsAReplicaUnderLoad_AndLosesItWhenQuiet()
+    [DataRow("Scaling__ConcurrencyPerReplica", "0.001", DisplayName = "by requests in flight (the default criterion)")]
+    [DataRow("Scaling__RequestsPerReplica", "20", DisplayName = "by request rate")]
+    public async Task HotModel_GainsAReplicaUnderLoad_AndLosesItWhenQuiet(string threshold, string value)
     {
-        // A low threshold and short windows, so a test's load is "hot" and the quiet period short.
+        // A low threshold and short windows, so a test's load is "hot" and the quiet period short. The demo
+        // model is served in well under a millisecond: under 4 callers it has ~0.01–0.1 requests in flight, over
+        // a 0.001 target, and far more than 20 req/s. At the defaults (1 in flight, no rate target) it would
+        // keep one replica.
         await using var cluster = await TestCluster.StartAsync(shards: 3, new Dictionary<string, string>
         {
-            ["Scaling__RequestsPerReplica"] = "20",
+            [threshold] = value,
             ["Scaling__IntervalSeconds"] = "1",
             ["Scaling__ScaleDownAfter"] = "00:00:03",
         });

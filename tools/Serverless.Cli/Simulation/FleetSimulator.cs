@@ -200,14 +200,14 @@ internal sealed class FleetSimulator
         return count;
     }
 
-    /// <summary>The replica count <see cref="ScalingPolicy.Decide"/> sets for each model from its request rate, starting at the options' count.</summary>
+    /// <summary>The replica count <see cref="ScalingPolicy.Decide"/> sets for each model from its request rate (the simulation has no service times, so no concurrency), starting at the options' count.</summary>
     public int[] ScaledReplicas()
     {
         var policy = new ScalingPolicy(new ScalingOptions { RequestsPerReplica = _options.RequestsPerReplica, MaxReplicas = _options.MaxReplicas });
         var replicas = new int[_options.Models];
         for (var m = 0; m < replicas.Length; m++)
         {
-            replicas[m] = policy.Decide(_modelRps[m], _options.Replicas, TimeSpan.Zero);
+            replicas[m] = policy.Decide(_modelRps[m], 0, _options.Replicas, TimeSpan.Zero);
         }
 
         return replicas;

@@ -24,6 +24,9 @@ builder.Logging.AddSimpleConsole(o =>
     o.TimestampFormat = "HH:mm:ss.fff ";
 });
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+// Hosting logs only request starts and ends (Information, Debug), but with its category enabled at any level it
+// starts an Activity per request for their log scope.
+builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
 builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.Extensions.Http", LogLevel.Warning);
 app.Register(builder.Services, builder.Configuration);

@@ -14,7 +14,8 @@ namespace Serverless.Core.Observability;
 /// Traces and the OpenTelemetry wiring every app shares. The router opens a <c>router.forward</c> span per
 /// attempt to a shard; HttpClient sends its W3C <c>traceparent</c>; the shard opens <c>shard.infer</c> as
 /// its child, so one trace runs router → shard. Metrics and traces go to Azure Monitor when
-/// <c>APPLICATIONINSIGHTS_CONNECTION_STRING</c> is set; locally the hosts add a Prometheus <c>/metrics</c>.
+/// <c>APPLICATIONINSIGHTS_CONNECTION_STRING</c> is set (traces are only collected then); locally the hosts add a
+/// Prometheus <c>/metrics</c>.
 /// </summary>
 public static class ServerlessTelemetry
 {
@@ -86,15 +87,13 @@ public static class ServerlessTelemetry
                     {
                         metrics.AddAzureMonitorMetricExporter(o => o.ConnectionString = connectionString);
                     }
-                })
-                .WithTracing(tracing =>
-                {
-                    tracing.AddSource(SourceName);
-                    if (!string.IsNullOrEmpty(connectionString))
-                    {
-                        tracing.AddAzureMonitorTraceExporter(o => o.ConnectionString = connectionString);
-                    }
                 });
+            if (!string.IsNullOrEmpty(connectionString))
+            {
+                // Only with somewhere to send them: a tracer provider listening to the source without an exporter
+                // would still build, sample and tag every span of every request, for nobody (locally).
+                otel.WithTracing(tracing => tracing.AddSource(SourceName).AddAzureMonitorTraceExporter(o => o.ConnectionString = connectionString));
+            }
         }
 
         if (configure is not null)

@@ -26,12 +26,15 @@ public sealed partial class RouterService
     private readonly ReplicaSelector _selector;
     private readonly RetryBudget _retryBudget;
     private readonly TenantRateLimiter _rateLimiter;
-    private readonly IHttpClientFactory _httpClientFactory;
+    // The named shard client's handler, called without an HttpClient around it (as YARP forwards): an HttpClient
+    // per forward links two more cancellation sources per request for its own timeout and pending-request list,
+    // and the router has its own deadline.
+    private readonly HttpMessageInvoker _shards;
     private readonly RouterOptions _options;
     private readonly InternalKeyOptions _internalKey;
     private readonly ILogger<RouterService> _logger;
 
-    public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, ReplicaSelector selector, RetryBudget retryBudget, TenantRateLimiter rateLimiter, IHttpClientFactory httpClientFactory, IOptions<RouterOptions> options, IOptions<InternalKeyOptions> internalKey, ILogger<RouterService> logger)
+    public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, ReplicaSelector selector, RetryBudget retryBudget, TenantRateLimiter rateLimiter, IHttpMessageHandlerFactory handlerFactory, IOptions<RouterOptions> options, IOptions<InternalKeyOptions> internalKey, ILogger<RouterService> logger)
     {
         _internalKey = internalKey.Value;
         _verifiedKeys = new VerifiedApiKeys(tenants);
@@ -40,7 +43,8 @@ public sealed partial class RouterService
         _selector = selector;
         _retryBudget = retryBudget;
         _rateLimiter = rateLimiter;
-        _httpClientFactory = httpClientFactory;
+        ArgumentNullException.ThrowIfNull(handlerFactory);
+        _shards = new HttpMessageInvoker(handlerFactory.CreateHandler(ShardClient.HttpClientName), disposeHandler: false);
         _options = options.Value;
         _logger = logger;
     }
@@ -128,7 +132,9 @@ public sealed partial class RouterService
         deadlineSource.CancelAfter(deadline);
         try
         {
-            return await InferWithinAsync(tenant, model, version, body, deadlineSource.Token).ConfigureAwait(false);
+            // A forward timeout no shorter than the deadline can never fire first: then no timer per attempt.
+            var forwardTimeout = TimeSpan.FromSeconds(_options.ForwardTimeoutSeconds);
+            return await InferWithinAsync(tenant, model, version, body, forwardTimeout < deadline ? forwardTimeout : null, deadlineSource.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (deadlineSource.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -137,7 +143,7 @@ public sealed partial class RouterService
         }
     }
 
-    private async Task<RoutedResponse> InferWithinAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    private async Task<RoutedResponse> InferWithinAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, CancellationToken cancellationToken)
     {
         if (_rateLimiter.TryAcquire(tenant) is { } retryAfter)
         {
@@ -190,7 +196,7 @@ public sealed partial class RouterService
         for (var attempt = 0; attempt < order.Length; attempt++)
         {
             var shard = replicas[order[attempt]];
-            var (response, failure, reachedShard) = await ForwardAsync(shard, tenant.Name, model, entry, body, cancellationToken).ConfigureAwait(false);
+            var (response, failure, reachedShard) = await ForwardAsync(shard, tenant.Name, model, entry, body, forwardTimeout, cancellationToken).ConfigureAwait(false);
             if (response is not null)
             {
                 return response;
@@ -219,10 +225,9 @@ public sealed partial class RouterService
     public ValueTask<IReadOnlyList<ShardInfo>> FindReplicasAsync(Tenant tenant, ModelVersionEntity entry, CancellationToken cancellationToken) =>
         _replicas.ResolveAsync(tenant.Name, tenant.ShuffleShardSize, entry.Model, entry.Pool, cancellationToken);
 
-    private async Task<(RoutedResponse? Response, string? Failure, bool ReachedShard)> ForwardAsync(ShardInfo shard, string tenant, string model, ModelVersionEntity entry, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    private async Task<(RoutedResponse? Response, string? Failure, bool ReachedShard)> ForwardAsync(ShardInfo shard, string tenant, string model, ModelVersionEntity entry, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, CancellationToken cancellationToken)
     {
         var version = entry.Version;
-        var client = _httpClientFactory.CreateClient(ShardClient.HttpClientName);
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(shard.BaseUrl, $"v2/models/{model}/versions/{version}/infer"));
         request.Headers.TryAddWithoutValidation(ShardHeaders.Tenant, tenant);
         if (_internalKey.IsConfigured)
@@ -233,19 +238,20 @@ public sealed partial class RouterService
 
         request.Content = new ReadOnlyMemoryContent(body);
         request.Content.Headers.ContentType = JsonContentType;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(_options.ForwardTimeoutSeconds));
+        using var timeout = forwardTimeout.HasValue ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
+        timeout?.CancelAfter(forwardTimeout.GetValueOrDefault());
+        var token = timeout?.Token ?? cancellationToken;
         using var outstanding = _selector.Track(shard.Id);
         using var activity = Observability.ServerlessTelemetry.StartForward(shard.Id, tenant, model);
         try
         {
-            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
+            using var response = await _shards.SendAsync(request, token).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
             {
                 return (null, $"{shard.Id} answered 503", true);
             }
 
-            var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
+            var bytes = await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false);
             return (new RoutedResponse(
                 (int)response.StatusCode,
                 bytes,

@@ -105,6 +105,9 @@ param prewarmSeconds int = 20
 @description('Requests being served at once, on average, that one replica of a model should carry; above it the model gets another (Scaling__ConcurrencyPerReplica; a number, as text).')
 param concurrencyPerReplica string = '1'
 
+@description('Share of a replica\'s CPU one model should use; above it the model gets another; 0: off (Scaling__UtilizationPerReplica; a number from 0 to 1, as text).')
+param utilizationPerReplica string = '0.7'
+
 @description('Requests per second one replica of a model should carry as well; 0: the rate alone adds no replica (Scaling__RequestsPerReplica; a number, as text).')
 param requestsPerReplica string = '0'
 
@@ -295,6 +298,7 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'Ort__CompactSessionMaxBytes', value: string(ortCompactSessionMaxBytes) }
             { name: 'DOTNET_GCgen0size', value: gcGen0Size }
             { name: 'Scaling__ConcurrencyPerReplica', value: concurrencyPerReplica }
+            { name: 'Scaling__UtilizationPerReplica', value: utilizationPerReplica }
             { name: 'Scaling__RequestsPerReplica', value: requestsPerReplica }
             { name: 'Scaling__MaxReplicas', value: string(maxModelReplicas) }
             { name: 'Scaling__IntervalSeconds', value: string(scalingIntervalSeconds) }

@@ -99,6 +99,9 @@ param prewarmSeconds int = 20
 @description('Requests being served at once, on average, that one replica of a model should carry; above it the model gets another (Scaling__ConcurrencyPerReplica; a number, as text).')
 param concurrencyPerReplica string = '1'
 
+@description('Share of a replica\'s CPU one model should use; above it the model gets another; 0: off (Scaling__UtilizationPerReplica; a number from 0 to 1, as text).')
+param utilizationPerReplica string = '0.7'
+
 @description('Requests per second one replica of a model should carry as well; 0: the rate alone adds no replica (Scaling__RequestsPerReplica; a number, as text).')
 param requestsPerReplica string = '0'
 
@@ -246,6 +249,7 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       Ort__CompactSessionMaxBytes: string(ortCompactSessionMaxBytes)
       DOTNET_GCgen0size: gcGen0Size
       Scaling__ConcurrencyPerReplica: concurrencyPerReplica
+      Scaling__UtilizationPerReplica: utilizationPerReplica
       Scaling__RequestsPerReplica: requestsPerReplica
       Scaling__MaxReplicas: string(maxModelReplicas)
       Scaling__IntervalSeconds: string(scalingIntervalSeconds)

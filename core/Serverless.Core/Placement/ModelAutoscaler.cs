@@ -11,8 +11,8 @@ namespace Serverless.Core.Placement;
 /// <summary>
 /// Per-model scaling, run by every shard for the models it is the primary replica of (so exactly one
 /// shard decides for each model, without coordination): every few seconds it turns the requests it
-/// served, and the time they were being served, into a rate and a mean concurrency, estimates the model's
-/// totals (requests are spread evenly over the replicas), and lets <see cref="ScalingPolicy"/> decide the replica count; a change is written to the model's
+/// served, and the time they were being served, into a rate, a mean concurrency and the model's share of the
+/// process's CPU, estimates the model's totals (requests are spread evenly over the replicas), and lets <see cref="ScalingPolicy"/> decide the replica count; a change is written to the model's
 /// placement row with ETag concurrency. Replicas come first from the tenant's shuffle shard, then beyond it.
 /// </summary>
 public sealed partial class ModelAutoscaler : BackgroundService
@@ -51,16 +51,21 @@ public sealed partial class ModelAutoscaler : BackgroundService
         var interval = TimeSpan.FromSeconds(_scaling.IntervalSeconds);
         using var timer = new PeriodicTimer(interval, _time);
         var last = _time.GetTimestamp();
+        var lastCpu = Environment.CpuUsage.TotalTime;
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
             var now = _time.GetTimestamp();
             var seconds = Math.Max(0.001, _time.GetElapsedTime(last, now).TotalSeconds);
             last = now;
+            var cpu = Environment.CpuUsage.TotalTime;
+            // The share of this instance's cores the process used over the interval.
+            var utilization = Math.Clamp((cpu - lastCpu).TotalSeconds / (seconds * Environment.ProcessorCount), 0, 1);
+            lastCpu = cpu;
             try
             {
                 var traffic = _traffic.TakeSnapshot();
                 _hotModels.Add(traffic);
-                await EvaluateAsync(traffic, seconds, stoppingToken).ConfigureAwait(false);
+                await EvaluateAsync(traffic, seconds, utilization, stoppingToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -71,15 +76,26 @@ public sealed partial class ModelAutoscaler : BackgroundService
     }
 
     /// <summary>One look at the traffic: decide for each model this shard is the primary of.</summary>
-    internal async Task EvaluateAsync(IReadOnlyDictionary<(string Tenant, string Model), ModelTrafficSample> traffic, double seconds, CancellationToken cancellationToken)
+    internal async Task EvaluateAsync(IReadOnlyDictionary<(string Tenant, string Model), ModelTrafficSample> traffic, double seconds, double processUtilization, CancellationToken cancellationToken)
     {
         var models = new HashSet<(string Tenant, string Model)>(traffic.Keys);
         models.UnionWith(_scaled);
+        var (totalRequests, totalBusy) = (0L, 0.0);
+        foreach (var sample in traffic.Values)
+        {
+            totalRequests += sample.Requests;
+            totalBusy += sample.BusySeconds;
+        }
+
         foreach (var key in models)
         {
             var sample = traffic.GetValueOrDefault(key);
             var rate = sample.Requests / seconds;
             var concurrency = sample.BusySeconds / seconds;
+            // The model's part of the process's CPU: its share of the time requests were being served (a heavier
+            // model costs more per request), or of the requests when none took measurable time.
+            var share = totalBusy > 0 ? sample.BusySeconds / totalBusy : totalRequests > 0 ? (double)sample.Requests / totalRequests : 0;
+            var utilization = processUtilization * share;
             var entry = await _registry.ResolveAsync(key.Tenant, key.Model, null, cancellationToken).ConfigureAwait(false);
             if (entry is null)
             {
@@ -97,8 +113,9 @@ public sealed partial class ModelAutoscaler : BackgroundService
             var current = replicas.Count;
             var total = rate * current;
             var totalConcurrency = concurrency * current;
+            var totalUtilization = utilization * current;
             var now = _time.GetUtcNow();
-            if (_policy.ReplicasFor(total, totalConcurrency) < current)
+            if (_policy.ReplicasFor(total, totalConcurrency, totalUtilization) < current)
             {
                 _below.TryAdd(key, now);
             }
@@ -107,12 +124,12 @@ public sealed partial class ModelAutoscaler : BackgroundService
                 _below.Remove(key);
             }
 
-            var wanted = _policy.Decide(total, totalConcurrency, current, _below.TryGetValue(key, out var since) ? now - since : TimeSpan.Zero);
+            var wanted = _policy.Decide(total, totalConcurrency, totalUtilization, current, _below.TryGetValue(key, out var since) ? now - since : TimeSpan.Zero);
             if (wanted != current)
             {
-                await _placements.SetReplicasAsync(key.Tenant, key.Model, wanted, Reason(total, totalConcurrency), cancellationToken).ConfigureAwait(false);
+                await _placements.SetReplicasAsync(key.Tenant, key.Model, wanted, Reason(total, totalConcurrency, totalUtilization), cancellationToken).ConfigureAwait(false);
                 _below.Remove(key);
-                LogScaled(key.Tenant, key.Model, current, wanted, total, totalConcurrency);
+                LogScaled(key.Tenant, key.Model, current, wanted, total, totalConcurrency, totalUtilization);
             }
 
             if (wanted > 1)
@@ -126,14 +143,14 @@ public sealed partial class ModelAutoscaler : BackgroundService
         }
     }
 
-    private string Reason(double rate, double concurrency)
+    private string Reason(double rate, double concurrency, double utilization)
     {
-        var reason = FormattableString.Invariant($"autoscale: {rate:F0} req/s, {concurrency:F2} in flight at {_scaling.ConcurrencyPerReplica:0.###} per replica");
+        var reason = FormattableString.Invariant($"autoscale: {rate:F0} req/s, {concurrency:F2} in flight at {_scaling.ConcurrencyPerReplica:0.###} per replica, {utilization:F2} replicas' CPU at {_scaling.UtilizationPerReplica:0.##} each");
         return _scaling.RequestsPerReplica > 0 ? reason + FormattableString.Invariant($" or {_scaling.RequestsPerReplica:F0} req/s per replica") : reason;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Scaled {Tenant}/{Model} from {From} to {To} replicas ({Rate:F1} req/s, {Concurrency:F2} in flight)")]
-    private partial void LogScaled(string tenant, string model, int from, int to, double rate, double concurrency);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Scaled {Tenant}/{Model} from {From} to {To} replicas ({Rate:F1} req/s, {Concurrency:F2} in flight, {Utilization:F2} replicas' CPU)")]
+    private partial void LogScaled(string tenant, string model, int from, int to, double rate, double concurrency, double utilization);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Per-model scaling failed; trying again on the next tick")]
     private partial void LogScalingFailed(Exception exception);

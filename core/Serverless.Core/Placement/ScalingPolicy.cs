@@ -2,8 +2,9 @@ namespace Serverless.Core.Placement;
 
 /// <summary>
 /// How many replicas a model should have for its traffic: enough that none carries more than
-/// <see cref="ScalingOptions.ConcurrencyPerReplica"/> requests being served at once on average (and, when set,
-/// more than <see cref="ScalingOptions.RequestsPerReplica"/> per second), growing at once under load and
+/// <see cref="ScalingOptions.ConcurrencyPerReplica"/> requests being served at once on average, nor uses more than
+/// <see cref="ScalingOptions.UtilizationPerReplica"/> of its CPU (and, when set, more than
+/// <see cref="ScalingOptions.RequestsPerReplica"/> per second), growing at once under load and
 /// shrinking one replica at a time only after the model has needed fewer for <see cref="ScalingOptions.ScaleDownAfter"/>
 /// (hysteresis, so a model near the threshold does not flap). Pure: the autoscaler and <c>serverless simulate</c>
 /// run this same code.
@@ -19,23 +20,25 @@ public sealed class ScalingPolicy
     }
 
     /// <summary>
-    /// The replicas the traffic alone calls for, between 1 and the maximum: <paramref name="requestsPerSecond"/>
-    /// and <paramref name="concurrency"/> (busy seconds per second) are the model's totals over all its replicas.
+    /// The replicas the traffic alone calls for, between 1 and the maximum. Each figure is the model's total over all
+    /// its replicas: <paramref name="requestsPerSecond"/>, <paramref name="concurrency"/> (busy seconds per second)
+    /// and <paramref name="utilization"/> (replicas' worth of CPU: 1.5 is one and a half replicas' cores kept busy).
     /// </summary>
-    public int ReplicasFor(double requestsPerSecond, double concurrency)
+    public int ReplicasFor(double requestsPerSecond, double concurrency, double utilization = 0)
     {
         var byConcurrency = Math.Ceiling(Math.Max(0, concurrency) / _options.ConcurrencyPerReplica);
+        var byUtilization = _options.UtilizationPerReplica > 0 ? Math.Ceiling(Math.Max(0, utilization) / _options.UtilizationPerReplica) : 0;
         var byRate = _options.RequestsPerReplica > 0 ? Math.Ceiling(Math.Max(0, requestsPerSecond) / _options.RequestsPerReplica) : 0;
-        return (int)Math.Clamp(Math.Max(byConcurrency, byRate), 1, _options.MaxReplicas);
+        return (int)Math.Clamp(Math.Max(byConcurrency, Math.Max(byUtilization, byRate)), 1, _options.MaxReplicas);
     }
 
     /// <summary>
     /// The replica count to set now, given the current one and how long the model has needed fewer than it
     /// (<paramref name="belowSince"/>: zero when it needs at least the current count).
     /// </summary>
-    public int Decide(double requestsPerSecond, double concurrency, int currentReplicas, TimeSpan belowSince)
+    public int Decide(double requestsPerSecond, double concurrency, double utilization, int currentReplicas, TimeSpan belowSince)
     {
-        var wanted = ReplicasFor(requestsPerSecond, concurrency);
+        var wanted = ReplicasFor(requestsPerSecond, concurrency, utilization);
         if (wanted >= currentReplicas)
         {
             return wanted;

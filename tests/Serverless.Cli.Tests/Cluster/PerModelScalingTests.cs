@@ -12,13 +12,14 @@ public sealed class PerModelScalingTests
     [TestMethod]
     [Timeout(180_000)]
     [DataRow("Scaling__ConcurrencyPerReplica", "0.001", DisplayName = "by requests in flight (the default criterion)")]
+    [DataRow("Scaling__UtilizationPerReplica", "0.01", DisplayName = "by its share of the shard's CPU")]
     [DataRow("Scaling__RequestsPerReplica", "20", DisplayName = "by request rate")]
     public async Task HotModel_GainsAReplicaUnderLoad_AndLosesItWhenQuiet(string threshold, string value)
     {
         // A low threshold and short windows, so a test's load is "hot" and the quiet period short. The demo
         // model is served in well under a millisecond: under 4 callers it has ~0.01–0.1 requests in flight, over
-        // a 0.001 target, and far more than 20 req/s. At the defaults (1 in flight, no rate target) it would
-        // keep one replica.
+        // a 0.001 target, uses more than 1% of the shard's CPU, and gets far more than 20 req/s. At the local
+        // cluster's defaults (1 in flight, CPU and rate off) it would keep one replica.
         await using var cluster = await TestCluster.StartAsync(shards: 3, new Dictionary<string, string>
         {
             [threshold] = value,

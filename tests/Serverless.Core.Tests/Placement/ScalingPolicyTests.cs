@@ -25,6 +25,16 @@ public sealed class ScalingPolicyTests
     }
 
     [TestMethod]
+    public void AModelUsingMoreThanItsShareOfAReplicasCpu_GetsAnother_EvenWithFewRequestsInFlight()
+    {
+        // A 15 µs model at 30,000 req/s: 0.45 in flight, but its traffic keeps 90% of the instance's cores busy.
+        Assert.AreEqual(2, Defaults.ReplicasFor(requestsPerSecond: 30_000, concurrency: 0.45, utilization: 0.9));
+        Assert.AreEqual(1, Defaults.ReplicasFor(requestsPerSecond: 30_000, concurrency: 0.45, utilization: 0.7));
+        var off = new ScalingPolicy(new ScalingOptions { UtilizationPerReplica = 0 });
+        Assert.AreEqual(1, off.ReplicasFor(requestsPerSecond: 30_000, concurrency: 0.45, utilization: 0.9), "0 turns the CPU criterion off");
+    }
+
+    [TestMethod]
     public void ARequestRateTarget_WhenSet_AlsoAddsReplicas_TheLargerCountWins()
     {
         var policy = new ScalingPolicy(new ScalingOptions { RequestsPerReplica = 200 });
@@ -45,15 +55,16 @@ public sealed class ScalingPolicyTests
     public void ScalesOutAtOnce_ButInOneReplicaAtATime_OnlyAfterTheQuietPeriod()
     {
         var policy = new ScalingPolicy(new ScalingOptions { ScaleDownAfter = TimeSpan.FromSeconds(60) });
-        Assert.AreEqual(6, policy.Decide(0, 5.5, currentReplicas: 1, TimeSpan.Zero), "out: straight to what the load needs");
-        Assert.AreEqual(6, policy.Decide(0, 0.2, currentReplicas: 6, TimeSpan.FromSeconds(59)), "in: not before the quiet period");
-        Assert.AreEqual(5, policy.Decide(0, 0.2, currentReplicas: 6, TimeSpan.FromSeconds(60)), "in: one replica at a time");
+        Assert.AreEqual(6, policy.Decide(0, 5.5, 0, currentReplicas: 1, TimeSpan.Zero), "out: straight to what the load needs");
+        Assert.AreEqual(6, policy.Decide(0, 0.2, 0, currentReplicas: 6, TimeSpan.FromSeconds(59)), "in: not before the quiet period");
+        Assert.AreEqual(5, policy.Decide(0, 0.2, 0, currentReplicas: 6, TimeSpan.FromSeconds(60)), "in: one replica at a time");
     }
 
     [TestMethod]
-    public void Options_RejectANonPositiveConcurrencyTarget_AndANegativeRate()
+    public void Options_RejectANonPositiveConcurrencyTarget_AUtilizationAboveOne_AndANegativeRate()
     {
         Assert.IsFalse(IsValid(new ScalingOptions { ConcurrencyPerReplica = 0 }));
+        Assert.IsFalse(IsValid(new ScalingOptions { UtilizationPerReplica = 1.5 }));
         Assert.IsFalse(IsValid(new ScalingOptions { RequestsPerReplica = -1 }));
         Assert.IsTrue(IsValid(new ScalingOptions { RequestsPerReplica = 0 }), "0 turns the rate target off");
         Assert.IsTrue(IsValid(new ScalingOptions()));

@@ -223,6 +223,8 @@ public sealed class LocalCluster
     /// </summary>
     private const string ShardGen0Size = "0x1000000";
 
+    private const string LocalUtilizationSetting = "Scaling__UtilizationPerReplica";
+
     private Dictionary<string, string> PublisherSettings(string connectionString) =>
         new(_options.PublisherSettings)
         {
@@ -241,6 +243,13 @@ public sealed class LocalCluster
             ["Shard__DiskTierPath"] = Path.Combine(_state.Path, "tier", id),
             ["DOTNET_GCgen0size"] = ShardGen0Size,
         };
+        // Every local shard runs on this machine's cores: a replica on another shard adds no CPU here, so scaling by
+        // CPU is off (by requests in flight, and by rate where set, stays on). A caller's setting wins.
+        if (Environment.GetEnvironmentVariable(LocalUtilizationSetting) is null)
+        {
+            settings.TryAdd(LocalUtilizationSetting, "0");
+        }
+
         return StartApp("shard", id, port, connectionString, settings);
     }
 

@@ -207,7 +207,7 @@ internal sealed class FleetSimulator
         var replicas = new int[_options.Models];
         for (var m = 0; m < replicas.Length; m++)
         {
-            replicas[m] = policy.Decide(_modelRps[m], 0, _options.Replicas, TimeSpan.Zero);
+            replicas[m] = policy.Decide(_modelRps[m], 0, 0, _options.Replicas, TimeSpan.Zero);
         }
 
         return replicas;

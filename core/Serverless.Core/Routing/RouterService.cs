@@ -266,6 +266,12 @@ public sealed partial class RouterService
             var reached = e.HttpRequestError is not (HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError);
             return (null, $"{shard.Id}: {e.Message}", reached);
         }
+        catch (IOException e)
+        {
+            // The answer's body broke off (the shard died while writing it): read straight from the handler, this
+            // is an IOException, where an HttpClient buffering the answer would have wrapped it.
+            return (null, $"{shard.Id}: {e.Message}", true);
+        }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             return (null, $"{shard.Id} did not answer within {_options.ForwardTimeoutSeconds} s", true);

@@ -113,6 +113,7 @@ internal sealed class HttpLoadGenerator : IDisposable
         var ticksPerRequest = Stopwatch.Frequency / rate;
         var random = new Random(1);
         var start = Stopwatch.GetTimestamp();
+        Action done = () => Interlocked.Decrement(ref outstanding);
         var scheduler = new Thread(() =>
         {
             for (long i = 0; i < total && !cancellationToken.IsCancellationRequested; i++)
@@ -120,8 +121,12 @@ internal sealed class HttpLoadGenerator : IDisposable
                 var due = start + (long)(i * ticksPerRequest);
                 WaitUntil(due);
                 var measured = i >= warmupCount;
+                var uri = target.Next(random);
                 Interlocked.Increment(ref outstanding);
-                _ = SendScheduledAsync(run, target, target.Next(random), due, measured, () => Interlocked.Decrement(ref outstanding), cancellationToken);
+                // This thread only keeps time. A send's synchronous part (building the request, taking a connection,
+                // writing to the socket) runs on the pool: done here, a slow one delayed every later due time
+                // behind it, and then the scheduler caught up by sending a burst, which the server saw as a spike.
+                ThreadPool.UnsafeQueueUserWorkItem(_ => _ = SendScheduledAsync(run, target, uri, due, measured, done, cancellationToken), null);
             }
         })
         {

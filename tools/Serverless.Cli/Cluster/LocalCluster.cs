@@ -195,21 +195,19 @@ public sealed class LocalCluster
     private ProcessEntry StartGpu(int port, string connectionString)
     {
         const string id = "gpu-00";
-        var environment = new Dictionary<string, string>(_options.ShardSettings)
-        {
-            ["Storage__ConnectionString"] = connectionString,
-            ["Shard__Id"] = id,
-            ["Shard__Pool"] = "gpu",
-            ["Shard__BaseUrl"] = $"http://127.0.0.1:{port}",
-            ["Shard__CacheBytes"] = GpuCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Shard__DiskTierPath"] = Path.Combine(_state.Path, "tier", id),
-            ["Ort__ExecutionProvider"] = "cuda",
-            ["DOTNET_GCgen0size"] = ShardGen0Size,
-            ["Internal__ShardKey"] = _internalKey,
-            ["DOTNET_ENVIRONMENT"] = "Production",
-            ["DOTNET_gcServer"] = "0",
-            ["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning",
-        };
+        var environment = AppEnvironment(
+            new Dictionary<string, string>(_options.ShardSettings)
+            {
+                ["Shard__Id"] = id,
+                ["Shard__Pool"] = "gpu",
+                ["Shard__BaseUrl"] = $"http://127.0.0.1:{port}",
+                ["Shard__CacheBytes"] = GpuCacheBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Shard__DiskTierPath"] = Path.Combine(_state.Path, "tier", id),
+                ["Ort__ExecutionProvider"] = "cuda",
+                ["DOTNET_GCgen0size"] = ShardGen0Size,
+                ["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning",
+            },
+            connectionString);
         var pid = ChildProcesses.Start("dotnet", [Path.Combine(AppContext.BaseDirectory, "Serverless.Gpu.dll"), "--urls", $"http://127.0.0.1:{port}"], environment, Path.Combine(_state.LogsPath, id + ".log"));
         return new ProcessEntry(id, $"http://127.0.0.1:{port}", pid);
     }
@@ -255,16 +253,20 @@ public sealed class LocalCluster
 
     private ProcessEntry StartApp(string app, string id, int port, string connectionString, IReadOnlyDictionary<string, string> settings)
     {
-        var environment = new Dictionary<string, string>(settings)
+        var environment = AppEnvironment(settings, connectionString);
+        var pid = ChildProcesses.Start("dotnet", [LocalHostPath, "--app", app, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)], environment, Path.Combine(_state.LogsPath, id + ".log"));
+        return new ProcessEntry(id, $"http://127.0.0.1:{port}", pid);
+    }
+
+    /// <summary>An app's settings plus what every local app gets: the storage, the internal key, production mode, workstation GC.</summary>
+    private Dictionary<string, string> AppEnvironment(IReadOnlyDictionary<string, string> settings, string connectionString) =>
+        new(settings)
         {
             ["Storage__ConnectionString"] = connectionString,
             ["Internal__ShardKey"] = _internalKey,
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["DOTNET_gcServer"] = "0",
         };
-        var pid = ChildProcesses.Start("dotnet", [LocalHostPath, "--app", app, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)], environment, Path.Combine(_state.LogsPath, id + ".log"));
-        return new ProcessEntry(id, $"http://127.0.0.1:{port}", pid);
-    }
 
     private async Task WaitReadyAsync(LocalClusterState state, StorageClients storage, CancellationToken cancellationToken)
     {

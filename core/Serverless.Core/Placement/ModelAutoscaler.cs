@@ -89,13 +89,6 @@ public sealed partial class ModelAutoscaler : BackgroundService
 
         foreach (var key in models)
         {
-            var sample = traffic.GetValueOrDefault(key);
-            var rate = sample.Requests / seconds;
-            var concurrency = sample.BusySeconds / seconds;
-            // The model's part of the process's CPU: its share of the time requests were being served (a heavier
-            // model costs more per request), or of the requests when none took measurable time.
-            var share = totalBusy > 0 ? sample.BusySeconds / totalBusy : totalRequests > 0 ? (double)sample.Requests / totalRequests : 0;
-            var utilization = processUtilization * share;
             var entry = await _registry.ResolveAsync(key.Tenant, key.Model, null, cancellationToken).ConfigureAwait(false);
             if (entry is null)
             {
@@ -110,10 +103,15 @@ public sealed partial class ModelAutoscaler : BackgroundService
                 continue;
             }
 
+            // The model's totals: this replica's figures times the replica count (requests are spread evenly). Its part
+            // of the process's CPU is its share of the time requests were being served (a heavier model costs more
+            // per request), or of the requests when none took measurable time.
             var current = replicas.Count;
-            var total = rate * current;
-            var totalConcurrency = concurrency * current;
-            var totalUtilization = utilization * current;
+            var sample = traffic.GetValueOrDefault(key);
+            var share = totalBusy > 0 ? sample.BusySeconds / totalBusy : totalRequests > 0 ? (double)sample.Requests / totalRequests : 0;
+            var total = sample.Requests / seconds * current;
+            var totalConcurrency = sample.BusySeconds / seconds * current;
+            var totalUtilization = processUtilization * share * current;
             var now = _time.GetUtcNow();
             if (_policy.ReplicasFor(total, totalConcurrency, totalUtilization) < current)
             {

@@ -26,10 +26,11 @@ public sealed class ScalingPolicy
     /// </summary>
     public int ReplicasFor(double requestsPerSecond, double concurrency, double utilization = 0)
     {
-        var byConcurrency = Math.Ceiling(Math.Max(0, concurrency) / _options.ConcurrencyPerReplica);
-        var byUtilization = _options.UtilizationPerReplica > 0 ? Math.Ceiling(Math.Max(0, utilization) / _options.UtilizationPerReplica) : 0;
-        var byRate = _options.RequestsPerReplica > 0 ? Math.Ceiling(Math.Max(0, requestsPerSecond) / _options.RequestsPerReplica) : 0;
-        return (int)Math.Clamp(Math.Max(byConcurrency, Math.Max(byUtilization, byRate)), 1, _options.MaxReplicas);
+        var wanted = Math.Max(Needed(concurrency, _options.ConcurrencyPerReplica), Math.Max(Needed(utilization, _options.UtilizationPerReplica), Needed(requestsPerSecond, _options.RequestsPerReplica)));
+        return (int)Math.Clamp(wanted, 1, _options.MaxReplicas);
+
+        // A target of 0 is off: that figure calls for no replica.
+        static double Needed(double total, double perReplica) => perReplica > 0 ? Math.Ceiling(Math.Max(0, total) / perReplica) : 0;
     }
 
     /// <summary>

@@ -5,6 +5,7 @@ using Serverless.Core.Http;
 using Serverless.Core.Protocol;
 using Serverless.Core.Scoring;
 using Serverless.Core.Storage;
+using Serverless.Core.Serving;
 
 namespace Serverless.Functions.AspNetCore;
 
@@ -39,9 +40,9 @@ internal static class BlobWebhook
         {
             body = await RequestBody.ReadAsync(context.Request.Body, context.Request.ContentLength, MaxBodyBytes, context.RequestAborted).ConfigureAwait(false);
         }
-        catch (ScoringException e)
+        catch (ServingException e)
         {
-            await new JsonBytesResult(e.StatusCode, JsonBodies.Error(e.Message)).ExecuteAsync(context).ConfigureAwait(false);
+            await JsonBytesResult.From(e.Error).ExecuteAsync(context).ConfigureAwait(false);
             return;
         }
 

@@ -2,18 +2,24 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Serverless.Core.Http;
-using Serverless.Core.Protocol;
 
 namespace Serverless.Router;
 
-/// <summary>v2 server health: live when the process answers, ready once it is registered to serve.</summary>
+/// <summary>v2 server health: live when the process answers, ready while storage answers.</summary>
 public sealed class HealthFunctions
 {
+    private readonly RouterEndpoints _endpoints;
+
+    public HealthFunctions(RouterEndpoints endpoints)
+    {
+        _endpoints = endpoints;
+    }
+
     [Function("ServerLive")]
     public IActionResult Live([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v2/health/live")] HttpRequest request) =>
-        new JsonBytesResult(200, JsonBodies.Health(new HealthResponse(Live: true)));
+        RouterEndpoints.ServerLive();
 
     [Function("ServerReady")]
     public IActionResult Ready([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v2/health/ready")] HttpRequest request) =>
-        new JsonBytesResult(200, JsonBodies.Health(new HealthResponse(Ready: true)));
+        _endpoints.ServerReady();
 }

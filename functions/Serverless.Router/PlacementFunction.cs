@@ -2,7 +2,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Serverless.Core.Http;
-using Serverless.Core.Routing;
 
 namespace Serverless.Router;
 
@@ -12,26 +11,20 @@ namespace Serverless.Router;
 /// </summary>
 public sealed class PlacementFunction
 {
-    private readonly RouterService _router;
+    private readonly RouterEndpoints _endpoints;
 
-    public PlacementFunction(RouterService router)
+    public PlacementFunction(RouterEndpoints endpoints)
     {
-        _router = router;
+        _endpoints = endpoints;
     }
 
     [Function("ModelPlacement")]
     public Task<IActionResult> Placement(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v2/models/{model}/placement")] HttpRequest request, string model, CancellationToken cancellationToken) =>
-        AnswerAsync(request, model, null, cancellationToken);
+        _endpoints.PlacementAsync(request, model, null, cancellationToken);
 
     [Function("ModelVersionPlacement")]
     public Task<IActionResult> VersionPlacement(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v2/models/{model}/versions/{version}/placement")] HttpRequest request, string model, string version, CancellationToken cancellationToken) =>
-        AnswerAsync(request, model, version, cancellationToken);
-
-    private async Task<IActionResult> AnswerAsync(HttpRequest request, string model, string? version, CancellationToken cancellationToken)
-    {
-        var tenant = await _router.AuthenticateAsync(TenantAuthentication.ApiKey(request), cancellationToken).ConfigureAwait(false);
-        return JsonBytesResult.From(tenant is null ? RouterService.Unauthorized() : await _router.PlacementAsync(tenant, model, version, cancellationToken).ConfigureAwait(false));
-    }
+        _endpoints.PlacementAsync(request, model, version, cancellationToken);
 }

@@ -1,12 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
-using Microsoft.Extensions.Options;
 using Serverless.Core.Http;
-using Serverless.Core.Protocol;
-using Serverless.Core.Routing;
-using Serverless.Core.Scoring;
-using Serverless.Core.Sharding;
 
 namespace Serverless.Shard;
 
@@ -16,38 +11,20 @@ namespace Serverless.Shard;
 /// </summary>
 public sealed class ModelRepositoryFunction
 {
-    private readonly ScoringService _scoring;
-    private readonly ShardCallerAuthenticator _authenticator;
-    private readonly string _shardId;
+    private readonly ShardEndpoints _endpoints;
 
-    public ModelRepositoryFunction(ScoringService scoring, ShardCallerAuthenticator authenticator, IOptions<ShardOptions> options)
+    public ModelRepositoryFunction(ShardEndpoints endpoints)
     {
-        _scoring = scoring;
-        _authenticator = authenticator;
-        _shardId = options.Value.Id;
+        _endpoints = endpoints;
     }
 
     [Function("LoadModel")]
-    public async Task<IActionResult> Load(
-        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v2/repository/models/{model}/versions/{version}/load")] HttpRequest request, string model, string version, CancellationToken cancellationToken)
-    {
-        if (await CallerTenant.ResolveAsync(_authenticator, request, cancellationToken).ConfigureAwait(false) is not { } tenant)
-        {
-            return new JsonBytesResult(401, JsonBodies.Error(ShardCallerAuthenticator.MissingMessage));
-        }
-
-        return JsonBytesResult.From(await _scoring.LoadAsync(tenant, model, version, cancellationToken).ConfigureAwait(false), _shardId);
-    }
+    public Task<IActionResult> Load(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v2/repository/models/{model}/versions/{version}/load")] HttpRequest request, string model, string version, CancellationToken cancellationToken) =>
+        _endpoints.LoadAsync(request, model, version, cancellationToken);
 
     [Function("UnloadModel")]
-    public async Task<IActionResult> Unload(
-        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v2/repository/models/{model}/versions/{version}/unload")] HttpRequest request, string model, string version, CancellationToken cancellationToken)
-    {
-        if (await CallerTenant.ResolveAsync(_authenticator, request, cancellationToken).ConfigureAwait(false) is not { } tenant)
-        {
-            return new JsonBytesResult(401, JsonBodies.Error(ShardCallerAuthenticator.MissingMessage));
-        }
-
-        return JsonBytesResult.From(await _scoring.UnloadAsync(tenant, model, version, cancellationToken).ConfigureAwait(false), _shardId);
-    }
+    public Task<IActionResult> Unload(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v2/repository/models/{model}/versions/{version}/unload")] HttpRequest request, string model, string version, CancellationToken cancellationToken) =>
+        _endpoints.UnloadAsync(request, model, version, cancellationToken);
 }

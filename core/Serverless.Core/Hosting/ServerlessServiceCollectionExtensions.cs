@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Serverless.Core.Http;
 using Serverless.Core.Observability;
 using Serverless.Core.Placement;
 using Serverless.Core.Publishing;
@@ -51,6 +52,7 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton<ModelTraffic>();
         services.TryAddSingleton<HotModelTracker>();
         services.TryAddSingleton<ShardReadiness>();
+        services.TryAddSingleton<ShardEndpoints>();
         services.AddOptions<ScalingOptions>().Bind(configuration.GetSection(ScalingOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddServerlessInternalKey(configuration, "shard");
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));
@@ -70,6 +72,7 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton<RetryBudget>();
         services.TryAddSingleton<TenantRateLimiter>();
         services.TryAddSingleton<RouterService>();
+        services.TryAddSingleton<RouterEndpoints>();
         services.AddHostedService<RegistryEpochPoller>();
         services.AddServerlessInternalKey(configuration, "router");
         var connectTimeout = configuration.GetSection(RouterOptions.SectionName).GetValue(nameof(RouterOptions.ConnectTimeoutSeconds), 2);

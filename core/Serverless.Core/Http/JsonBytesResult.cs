@@ -1,7 +1,8 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Serverless.Core.Protocol;
 using Serverless.Core.Routing;
-using Serverless.Core.Scoring;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Http;
 
@@ -32,11 +33,26 @@ public sealed class JsonBytesResult : IActionResult, IResult
         _retryAfterSeconds = retryAfterSeconds;
     }
 
-    public static JsonBytesResult From(RoutedResponse response) =>
-        new(response.StatusCode, response.Body, response.ModelVersion, response.ServedBy, response.Cache, response.RetryAfterSeconds) { _loadSource = response.LoadSource };
+    /// <summary>
+    /// The HTTP answer of a result: its body with 200, or its error as <c>{"error": "..."}</c> with the status
+    /// <see cref="HttpStatusMapping"/> gives its code and, where the error asks the caller to come back, Retry-After.
+    /// <paramref name="servedBy"/> names this shard when the result does not name one.
+    /// </summary>
+    public static JsonBytesResult From(ServingResult result, string? servedBy = null)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var error = result.Error;
+        return error is null
+            ? new(200, result.Body, result.ModelVersion, result.ServedBy ?? servedBy, result.Cache) { _loadSource = result.LoadSource }
+            : new(HttpStatusMapping.ToStatus(error.Code), JsonBodies.Error(error.Message), result.ModelVersion, result.ServedBy ?? servedBy, result.Cache, error.RetryAfterSeconds) { _loadSource = result.LoadSource };
+    }
 
-    public static JsonBytesResult From(ScoringResult result, string? servedBy) =>
-        new(result.StatusCode, result.Body, result.ModelVersion, servedBy, result.CacheHit switch { true => "hit", false => "miss", null => null }, result.RetryAfterSeconds) { _loadSource = result.LoadSource };
+    /// <summary>The HTTP answer of an error (see <see cref="From(ServingResult, string?)"/>).</summary>
+    public static JsonBytesResult From(ServingError error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        return new(HttpStatusMapping.ToStatus(error.Code), JsonBodies.Error(error.Message), retryAfterSeconds: error.RetryAfterSeconds);
+    }
 
     public Task ExecuteResultAsync(ActionContext context)
     {

@@ -12,6 +12,7 @@ using Serverless.Core.Routing;
 using Serverless.Core.Sharding;
 using Serverless.Core.Storage;
 using Serverless.Core.Tenancy;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Observability;
 
@@ -228,7 +229,7 @@ public sealed partial class DashboardService
                 replicas = shards.Select(s => s.Id).ToList();
                 reason = why;
             }
-            catch (Exception e) when (e is Scoring.ScoringException or Azure.RequestFailedException)
+            catch (Exception e) when (e is Serving.ServingException or Azure.RequestFailedException)
             {
                 reason = e.Message;
             }

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
-using Serverless.Core.Routing;
-using Serverless.Core.Scoring;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Observability;
 
@@ -43,25 +42,25 @@ public sealed class ServerlessMetrics
     public RequestWindow Window => _window;
 
     /// <summary>Records one request the router answered (forwarded or not).</summary>
-    public RoutedResponse Routed(string tenant, string model, RoutedResponse response, long startedTimestamp)
+    public ServingResult Routed(string tenant, string model, ServingResult response, long startedTimestamp)
     {
         ArgumentNullException.ThrowIfNull(response);
         var elapsed = Stopwatch.GetElapsedTime(startedTimestamp).TotalMilliseconds;
         var shard = response.ServedBy ?? "";
-        var tags = Tags("router", tenant, model, shard, response.StatusCode, response.Cache);
+        var status = HttpStatusMapping.ToStatus(response);
+        var tags = Tags("router", tenant, model, shard, status, response.Cache);
         _requests.Add(1, tags);
         _duration.Record(elapsed, tags);
-        _window.Record(tenant, model, shard, response.StatusCode, elapsed);
+        _window.Record(tenant, model, shard, status, elapsed);
         return response;
     }
 
     /// <summary>Records one request a shard answered.</summary>
-    public ScoringResult Scored(string tenant, string model, ScoringResult result, long startedTimestamp)
+    public ServingResult Scored(string tenant, string model, ServingResult result, long startedTimestamp)
     {
         ArgumentNullException.ThrowIfNull(result);
         var elapsed = Stopwatch.GetElapsedTime(startedTimestamp).TotalMilliseconds;
-        var cache = result.CacheHit switch { true => "hit", false => "miss", null => null };
-        var tags = Tags("shard", tenant, model, _shardId, result.StatusCode, cache);
+        var tags = Tags("shard", tenant, model, _shardId, HttpStatusMapping.ToStatus(result), result.Cache);
         _requests.Add(1, tags);
         _duration.Record(elapsed, tags);
         return result;

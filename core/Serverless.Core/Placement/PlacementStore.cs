@@ -15,7 +15,7 @@ public sealed class PlacementStore
     public PlacementStore(StorageClients storage, IMemoryCache cache)
     {
         _storage = storage;
-        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, TimeProvider.System);
+        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, TimeProvider.System, storage.RequestWait);
     }
 
     /// <summary>The model's override row, or null when its placement is purely hashed.</summary>

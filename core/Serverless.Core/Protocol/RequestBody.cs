@@ -1,5 +1,5 @@
 using System.Buffers;
-using Serverless.Core.Scoring;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Protocol;
 
@@ -12,7 +12,7 @@ public static class RequestBody
     {
         if (contentLength > limitBytes)
         {
-            throw new ScoringException(413, $"request body of {contentLength} bytes is over the limit of {limitBytes} bytes");
+            throw new ServingException(ServingErrorCode.TooLarge, $"request body of {contentLength} bytes is over the limit of {limitBytes} bytes");
         }
 
         var buffer = new ArrayBufferWriter<byte>((int)Math.Clamp(contentLength ?? 4096, 256, limitBytes));
@@ -28,7 +28,7 @@ public static class RequestBody
             buffer.Advance(read);
             if (buffer.WrittenCount > limitBytes)
             {
-                throw new ScoringException(413, $"request body is over the limit of {limitBytes} bytes");
+                throw new ServingException(ServingErrorCode.TooLarge, $"request body is over the limit of {limitBytes} bytes");
             }
         }
     }

@@ -1,6 +1,6 @@
 using Serverless.Core.Naming;
 using Serverless.Core.Protocol;
-using Serverless.Core.Scoring;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Registry;
 
@@ -17,7 +17,7 @@ public sealed class ModelCatalog
         _registry = registry;
     }
 
-    /// <summary>Resolves a version or throws a 400/404 <see cref="ScoringException"/> saying why.</summary>
+    /// <summary>Resolves a version or throws a 400/404 <see cref="ServingException"/> saying why.</summary>
     public ValueTask<ModelVersionEntity> ResolveAsync(string tenant, string model, string? version, CancellationToken cancellationToken) =>
         ResolveAsync(tenant, model, version, checkedSha256: null, cancellationToken);
 
@@ -41,29 +41,29 @@ public sealed class ModelCatalog
             ?? (version is null || ModelNames.IsValidName(version) ? null : ModelNames.CheckVersion(version));
         if (error is not null)
         {
-            throw new ScoringException(error);
+            throw new ServingException(ServingErrorCode.InvalidArgument, error);
         }
 
         var entry = await _registry.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
         if (entry is null)
         {
-            throw new ScoringException(404, version is null ? $"model '{model}' not found" : $"model '{model}' has no version or alias '{version}'");
+            throw new ServingException(ServingErrorCode.NotFound, version is null ? $"model '{model}' not found" : $"model '{model}' has no version or alias '{version}'");
         }
 
         return entry.State switch
         {
             ModelStates.Ready => entry,
-            ModelStates.Retired => throw new ScoringException(404, $"model '{model}' version '{entry.Version}' was retired"),
-            _ => throw new ScoringException(404, $"model '{model}' version '{entry.Version}' is not servable: {entry.State}: {entry.Error}"),
+            ModelStates.Retired => throw new ServingException(ServingErrorCode.NotFound, $"model '{model}' version '{entry.Version}' was retired"),
+            _ => throw new ServingException(ServingErrorCode.NotFound, $"model '{model}' version '{entry.Version}' is not servable: {entry.State}: {entry.Error}"),
         };
     }
 
     /// <summary>The v2 metadata of a model version (the version named, or the default one).</summary>
-    public async Task<ScoringResult> MetadataAsync(string tenant, string model, string? version, CancellationToken cancellationToken) =>
+    public async Task<ServingResult> MetadataAsync(string tenant, string model, string? version, CancellationToken cancellationToken) =>
         await MetadataAsync(tenant, model, version, null, cancellationToken).ConfigureAwait(false);
 
     /// <summary>The v2 metadata, naming the execution provider the answering shard runs the model on.</summary>
-    public async Task<ScoringResult> MetadataAsync(string tenant, string model, string? version, string? executionProvider, CancellationToken cancellationToken)
+    public async Task<ServingResult> MetadataAsync(string tenant, string model, string? version, string? executionProvider, CancellationToken cancellationToken)
     {
         try
         {
@@ -74,25 +74,25 @@ public sealed class ModelCatalog
             {
                 ExecutionProvider = executionProvider,
             };
-            return new ScoringResult(200, JsonBodies.Metadata(metadata), entry.Version);
+            return ServingResult.Success(JsonBodies.Metadata(metadata), entry.Version);
         }
-        catch (ScoringException e)
+        catch (ServingException e)
         {
-            return new ScoringResult(e.StatusCode, JsonBodies.Error(e.Message), version);
+            return ServingResult.Failure(e.Error, version);
         }
     }
 
     /// <summary>Whether a model version can be served: registered and Ready.</summary>
-    public async Task<ScoringResult> ReadyAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
+    public async Task<ServingResult> ReadyAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
     {
         try
         {
             var entry = await ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
-            return new ScoringResult(200, JsonBodies.ModelReady(new ModelReadyResponse(model, entry.Version, true)), entry.Version);
+            return ServingResult.Success(JsonBodies.ModelReady(new ModelReadyResponse(model, entry.Version, true)), entry.Version);
         }
-        catch (ScoringException e)
+        catch (ServingException e)
         {
-            return new ScoringResult(e.StatusCode, JsonBodies.Error(e.Message), version);
+            return ServingResult.Failure(e.Error, version);
         }
     }
 }

@@ -38,7 +38,7 @@ public sealed class ModelRegistry
     {
         _storage = storage;
         _epochs = epochs;
-        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, TimeProvider.System);
+        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, TimeProvider.System, storage.RequestWait);
     }
 
     /// <summary>All rows (versions and aliases) of one model, possibly a moment old.</summary>

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 using Serverless.Core.Placement;
 using Serverless.Core.Protocol;
 using Serverless.Core.Registry;
-using Serverless.Core.Scoring;
+using Serverless.Core.Serving;
 using Serverless.Core.Sharding;
 using Serverless.Core.Tenancy;
 
@@ -55,17 +55,17 @@ public sealed partial class RouterService
     public ValueTask<Tenant?> AuthenticateAsync(string? apiKey, CancellationToken cancellationToken) =>
         _verifiedKeys.AuthenticateAsync(apiKey, cancellationToken);
 
-    public static RoutedResponse Unauthorized() =>
-        new(401, JsonBodies.Error("missing or invalid API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'"));
+    /// <summary>The answer to a call without a valid API key.</summary>
+    public static readonly ServingError Unauthenticated = ServingError.Unauthenticated("missing or invalid API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'");
 
-    public async Task<RoutedResponse> MetadataAsync(Tenant tenant, string model, string? version, CancellationToken cancellationToken) =>
-        ToRouted(await _catalog.MetadataAsync(tenant.Name, model, version, cancellationToken).ConfigureAwait(false));
+    public Task<ServingResult> MetadataAsync(Tenant tenant, string model, string? version, CancellationToken cancellationToken) =>
+        _catalog.MetadataAsync(tenant.Name, model, version, cancellationToken);
 
-    public async Task<RoutedResponse> ReadyAsync(Tenant tenant, string model, string? version, CancellationToken cancellationToken) =>
-        ToRouted(await _catalog.ReadyAsync(tenant.Name, model, version, cancellationToken).ConfigureAwait(false));
+    public Task<ServingResult> ReadyAsync(Tenant tenant, string model, string? version, CancellationToken cancellationToken) =>
+        _catalog.ReadyAsync(tenant.Name, model, version, cancellationToken);
 
     /// <summary>Direct mode: the replicas of a model version, so a client can call one itself.</summary>
-    public async Task<RoutedResponse> PlacementAsync(Tenant tenant, string model, string? version, CancellationToken cancellationToken)
+    public async Task<ServingResult> PlacementAsync(Tenant tenant, string model, string? version, CancellationToken cancellationToken)
     {
         try
         {
@@ -77,11 +77,11 @@ public sealed partial class RouterService
                 list[i] = new PlacementReplica(replicas[i].Id, replicas[i].BaseUrl.ToString().TrimEnd('/'));
             }
 
-            return new RoutedResponse(200, JsonBodies.Placement(new PlacementResponse(model, entry.Version, entry.Pool, list, reason)), entry.Version);
+            return ServingResult.Success(JsonBodies.Placement(new PlacementResponse(model, entry.Version, entry.Pool, list, reason)), entry.Version);
         }
-        catch (ScoringException e)
+        catch (ServingException e)
         {
-            return new RoutedResponse(e.StatusCode, JsonBodies.Error(e.Message), version);
+            return ServingResult.Failure(e.Error, version);
         }
     }
 
@@ -113,11 +113,11 @@ public sealed partial class RouterService
     }
 
     /// <summary>The 504 answer of a request whose deadline passed before a replica answered.</summary>
-    public static RoutedResponse DeadlineExceeded(TimeSpan deadline, string model, string? version) =>
-        new(504, JsonBodies.Error($"request deadline of {(long)deadline.TotalMilliseconds} ms exceeded before model '{model}' answered (the router's Router__RequestTimeoutSeconds, or lower with header '{ShardHeaders.RequestTimeout}')"), version);
+    public static ServingResult DeadlineExceeded(TimeSpan deadline, string model, string? version) =>
+        ServingResult.Failure(ServingError.DeadlineExceeded($"request deadline of {(long)deadline.TotalMilliseconds} ms exceeded before model '{model}' answered (the router's Router__RequestTimeoutSeconds, or lower with header '{ShardHeaders.RequestTimeout}')"), version);
 
     /// <summary>Forwards an inference request to one of the model's replicas, within the router's deadline.</summary>
-    public Task<RoutedResponse> InferAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
+    public Task<ServingResult> InferAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
         InferAsync(tenant, model, version, body, null, cancellationToken);
 
     /// <summary>
@@ -125,7 +125,7 @@ public sealed partial class RouterService
     /// <paramref name="requestedTimeout"/> when lower) covers resolving, forwarding and every retry; past it
     /// the answer is 504.
     /// </summary>
-    public async Task<RoutedResponse> InferAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, TimeSpan? requestedTimeout, CancellationToken cancellationToken)
+    public async Task<ServingResult> InferAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, TimeSpan? requestedTimeout, CancellationToken cancellationToken)
     {
         var deadline = requestedTimeout is { } requested && requested < RequestTimeout ? requested : RequestTimeout;
         using var deadlineSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -143,11 +143,11 @@ public sealed partial class RouterService
         }
     }
 
-    private async Task<RoutedResponse> InferWithinAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, CancellationToken cancellationToken)
+    private async Task<ServingResult> InferWithinAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, CancellationToken cancellationToken)
     {
         if (_rateLimiter.TryAcquire(tenant) is { } retryAfter)
         {
-            return new RoutedResponse(429, JsonBodies.Error($"tenant '{tenant.Name}' is over its request quota; retry after {retryAfter} s"), RetryAfterSeconds: retryAfter);
+            return ServingResult.Failure(ServingError.RateLimited($"tenant '{tenant.Name}' is over its request quota; retry after {retryAfter} s", TimeSpan.FromSeconds(retryAfter)));
         }
 
         ModelVersionEntity entry;
@@ -163,15 +163,15 @@ public sealed partial class RouterService
 
             entry = await resolving.ConfigureAwait(false);
         }
-        catch (ScoringException e)
+        catch (ServingException e)
         {
-            return new RoutedResponse(e.StatusCode, JsonBodies.Error(e.Message), version);
+            return ServingResult.Failure(e.Error, version);
         }
 
         var replicas = await FindReplicasAsync(tenant, entry, cancellationToken).ConfigureAwait(false);
         if (replicas.Count == 0)
         {
-            return new RoutedResponse(503, JsonBodies.Error($"no shard of pool '{entry.Pool}' is available for model '{model}'"), entry.Version, RetryAfterSeconds: 1);
+            return ServingResult.Failure(ServingError.Unavailable($"no shard of pool '{entry.Pool}' is available for model '{model}'"), entry.Version);
         }
 
         _retryBudget.Deposit();
@@ -214,18 +214,18 @@ public sealed partial class RouterService
             }
             else if (attempt + 1 < order.Length && !_retryBudget.TryWithdraw())
             {
-                return new RoutedResponse(503, JsonBodies.Error($"replica {shard.Id} of model '{model}' failed ({failure}) and the retry budget is spent"), entry.Version, RetryAfterSeconds: 1);
+                return ServingResult.Failure(ServingError.Unavailable($"replica {shard.Id} of model '{model}' failed ({failure}) and the retry budget is spent"), entry.Version);
             }
         }
 
-        return new RoutedResponse(503, JsonBodies.Error($"no replica of model '{model}' answered ({order.Length} tried; last: {lastFailure})"), entry.Version, RetryAfterSeconds: 1);
+        return ServingResult.Failure(ServingError.Unavailable($"no replica of model '{model}' answered ({order.Length} tried; last: {lastFailure})"), entry.Version);
     }
 
     /// <summary>The model's replicas in preference order (primary first), live shards only.</summary>
     public ValueTask<IReadOnlyList<ShardInfo>> FindReplicasAsync(Tenant tenant, ModelVersionEntity entry, CancellationToken cancellationToken) =>
         _replicas.ResolveAsync(tenant.Name, tenant.ShuffleShardSize, entry.Model, entry.Pool, cancellationToken);
 
-    private async Task<(RoutedResponse? Response, string? Failure, bool ReachedShard)> ForwardAsync(ShardInfo shard, string tenant, string model, ModelVersionEntity entry, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, CancellationToken cancellationToken)
+    private async Task<(ServingResult? Response, string? Failure, bool ReachedShard)> ForwardAsync(ShardInfo shard, string tenant, string model, ModelVersionEntity entry, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, CancellationToken cancellationToken)
     {
         var version = entry.Version;
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(shard.BaseUrl, $"v2/models/{model}/versions/{version}/infer"));
@@ -252,13 +252,20 @@ public sealed partial class RouterService
             }
 
             var bytes = await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false);
-            return (new RoutedResponse(
-                (int)response.StatusCode,
-                bytes,
-                Header(response, ShardHeaders.ModelVersion) ?? version,
-                Header(response, ShardHeaders.ServedBy) ?? shard.Id,
-                Header(response, ShardHeaders.Cache),
-                response.Headers.RetryAfter?.Delta is { } retryAfter ? (int)Math.Ceiling(retryAfter.TotalSeconds) : null) { LoadSource = Header(response, ShardHeaders.LoadSource) }, null, true);
+            var servedVersion = Header(response, ShardHeaders.ModelVersion) ?? version;
+            var status = (int)response.StatusCode;
+            // The shard's error answer becomes the error value again (its code from the status, its message from the
+            // body), so this edge and any other (gRPC) write it in their own form.
+            var succeeded = status is >= 200 and < 300;
+            return (new ServingResult(
+                succeeded ? bytes : [],
+                succeeded ? null : new ServingError(HttpStatusMapping.FromStatus(status), JsonBodies.ReadError(bytes), response.Headers.RetryAfter?.Delta),
+                servedVersion)
+            {
+                ServedBy = Header(response, ShardHeaders.ServedBy) ?? shard.Id,
+                CacheHit = Header(response, ShardHeaders.Cache) switch { "hit" => true, "miss" => false, _ => null },
+                LoadSource = Header(response, ShardHeaders.LoadSource),
+            }, null, true);
         }
         catch (HttpRequestException e)
         {
@@ -291,8 +298,6 @@ public sealed partial class RouterService
 
         return null;
     }
-
-    private static RoutedResponse ToRouted(ScoringResult result) => new(result.StatusCode, result.Body, result.ModelVersion);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Request for model {Model} passed its deadline of {DeadlineMs} ms; answered 504")]
     private partial void LogDeadlineExceeded(string model, long deadlineMs);

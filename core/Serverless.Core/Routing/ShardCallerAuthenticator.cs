@@ -1,5 +1,4 @@
 using System.Buffers;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Serverless.Core.Tenancy;
 
@@ -28,36 +27,20 @@ public sealed class ShardCallerAuthenticator
 
     public const string MissingMessage = "missing credentials: send an API key ('Authorization: Bearer <key>' or 'x-api-key'), or call through the router";
 
-    /// <summary>The tenant of a request to a shard, or null when the caller is not known (401).</summary>
-    public ValueTask<string?> ResolveTenantAsync(HttpRequest request, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        return ResolveTenantAsync(
-            request.Headers[ShardHeaders.Tenant].ToString(),
-            request.Headers[ShardHeaders.InternalKey].ToString(),
-            request.Headers.Authorization.ToString(),
-            request.Headers[ShardHeaders.ApiKey].ToString(),
-            cancellationToken);
-    }
-
     /// <summary>
     /// The SHA-256 of the version the router resolved (<see cref="ShardHeaders.ModelSha256"/>) when the request
     /// comes from the router with the internal key; null from any other caller, or without a configured internal
     /// key (then nothing proves who called), or when it is not a SHA-256 as the registry writes it (64 lower-case hex).
     /// </summary>
-    public string? RoutedModelSha256(HttpRequest request)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        var sha256 = request.Headers[ShardHeaders.ModelSha256].ToString();
-        return sha256.Length == 64
+    public string? RoutedModelSha256(string? sha256, string? tenantHeader, string? internalKey, string? authorization, string? apiKey) =>
+        sha256 is { Length: 64 }
             && !sha256.AsSpan().ContainsAnyExcept(Sha256Digits)
             && _internalKey.IsConfigured
-            && ApiKeyHeader.Read(request.Headers.Authorization.ToString(), request.Headers[ShardHeaders.ApiKey].ToString()) is null
-            && !string.IsNullOrEmpty(request.Headers[ShardHeaders.Tenant].ToString())
-            && _internalKey.Matches(request.Headers[ShardHeaders.InternalKey].ToString())
+            && ApiKeyHeader.Read(authorization, apiKey) is null
+            && !string.IsNullOrEmpty(tenantHeader)
+            && _internalKey.Matches(internalKey)
             ? sha256
             : null;
-    }
 
     /// <summary>The tenant's name, or null when the caller is not known (401).</summary>
     public async ValueTask<string?> ResolveTenantAsync(string? tenantHeader, string? internalKey, string? authorization, string? apiKey, CancellationToken cancellationToken)

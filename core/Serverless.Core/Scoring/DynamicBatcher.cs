@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Threading.Channels;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Scoring;
 
@@ -71,11 +72,11 @@ public sealed class DynamicBatcher
         {
             var name = _session.Inputs[i].Name;
             ordered[i] = request.Inputs.Find(t => t.Name == name)
-                ?? throw new ScoringException($"input '{name}' is missing; model '{model}' needs: {string.Join(", ", _session.Inputs.Select(t => t.Name))}");
+                ?? throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' is missing; model '{model}' needs: {string.Join(", ", _session.Inputs.Select(t => t.Name))}");
             var first = ordered[i].Shape.Length > 0 ? ordered[i].Shape[0] : -1;
             if (rows >= 0 && first != rows)
             {
-                throw new ScoringException($"inputs of model '{model}' must have the same first (batch) dimension; '{name}' has {first}, not {rows}");
+                throw new ServingException(ServingErrorCode.InvalidArgument, $"inputs of model '{model}' must have the same first (batch) dimension; '{name}' has {first}, not {rows}");
             }
 
             rows = first;
@@ -246,7 +247,7 @@ public sealed class DynamicBatcher
         {
             foreach (var pending in batch)
             {
-                pending.Completion.TrySetException(e is OnnxRuntimeException ? new ScoringException(500, $"model '{pending.Model}' failed to run: {e.Message}") : e);
+                pending.Completion.TrySetException(e is OnnxRuntimeException ? new ServingException(ServingErrorCode.ModelFailed, $"model '{pending.Model}' failed to run: {e.Message}") : e);
             }
         }
     }

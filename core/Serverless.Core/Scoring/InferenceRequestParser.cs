@@ -1,12 +1,13 @@
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Scoring;
 
 /// <summary>
 /// Decodes a v2 inference request body into typed arrays. Every problem is a
-/// <see cref="ScoringException"/> (400) that names the input and what is wrong with it.
+/// <see cref="ServingException"/> (400) that names the input and what is wrong with it.
 /// </summary>
 public static class InferenceRequestParser
 {
@@ -40,7 +41,7 @@ public static class InferenceRequestParser
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
-                throw new ScoringException("request body must be a JSON object with an \"inputs\" array");
+                throw new ServingException(ServingErrorCode.InvalidArgument, "request body must be a JSON object with an \"inputs\" array");
             }
 
             string? id = null;
@@ -53,7 +54,7 @@ public static class InferenceRequestParser
                     reader.Read();
                     if (reader.TokenType != JsonTokenType.StartArray)
                     {
-                        throw new ScoringException("request body must have an \"inputs\" array");
+                        throw new ServingException(ServingErrorCode.InvalidArgument, "request body must have an \"inputs\" array");
                     }
 
                     inputs = [];
@@ -61,7 +62,7 @@ public static class InferenceRequestParser
                     {
                         if (inputs.Count == MaxInputs)
                         {
-                            throw new ScoringException($"request has more than {MaxInputs} inputs, the limit on inputs per request");
+                            throw new ServingException(ServingErrorCode.InvalidArgument, $"request has more than {MaxInputs} inputs, the limit on inputs per request");
                         }
 
                         var tensor = ParseInput(ref reader, json);
@@ -69,7 +70,7 @@ public static class InferenceRequestParser
                         {
                             if (existing.Name == tensor.Name)
                             {
-                                throw new ScoringException($"input '{tensor.Name}' is given more than once");
+                                throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{tensor.Name}' is given more than once");
                             }
                         }
 
@@ -79,7 +80,7 @@ public static class InferenceRequestParser
                 else if (reader.ValueTextEquals("id"u8))
                 {
                     reader.Read();
-                    id = reader.TokenType == JsonTokenType.String ? reader.GetString() : throw new ScoringException("\"id\" must be a string");
+                    id = reader.TokenType == JsonTokenType.String ? reader.GetString() : throw new ServingException(ServingErrorCode.InvalidArgument, "\"id\" must be a string");
                 }
                 else if (reader.ValueTextEquals("outputs"u8))
                 {
@@ -101,19 +102,19 @@ public static class InferenceRequestParser
 
             if (inputs is null)
             {
-                throw new ScoringException("request body must have an \"inputs\" array");
+                throw new ServingException(ServingErrorCode.InvalidArgument, "request body must have an \"inputs\" array");
             }
 
             return new InferenceRequest(id, inputs, outputs);
         }
         catch (JsonException e)
         {
-            throw new ScoringException($"request body is not valid JSON: {e.Message}");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"request body is not valid JSON: {e.Message}");
         }
         catch (InvalidOperationException e)
         {
             // Utf8JsonReader.GetString throws this for a string that is not valid UTF-8 (or has a lone surrogate).
-            throw new ScoringException($"request body is not valid JSON text: {e.Message}");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"request body is not valid JSON text: {e.Message}");
         }
     }
 
@@ -126,7 +127,7 @@ public static class InferenceRequestParser
 
         if (reader.TokenType != JsonTokenType.StartArray)
         {
-            throw new ScoringException("\"outputs\" must be an array of {\"name\": …} objects");
+            throw new ServingException(ServingErrorCode.InvalidArgument, "\"outputs\" must be an array of {\"name\": …} objects");
         }
 
         var outputs = new List<string>();
@@ -154,7 +155,7 @@ public static class InferenceRequestParser
                 reader.Skip();
             }
 
-            outputs.Add(name ?? throw new ScoringException("each entry of \"outputs\" must be an object with a string \"name\""));
+            outputs.Add(name ?? throw new ServingException(ServingErrorCode.InvalidArgument, "each entry of \"outputs\" must be an object with a string \"name\""));
         }
 
         return outputs;
@@ -164,7 +165,7 @@ public static class InferenceRequestParser
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
-            throw new ScoringException("each entry of \"inputs\" must be an object with \"name\", \"shape\", \"datatype\" and \"data\"");
+            throw new ServingException(ServingErrorCode.InvalidArgument, "each entry of \"inputs\" must be an object with \"name\", \"shape\", \"datatype\" and \"data\"");
         }
 
         string? name = null;
@@ -245,37 +246,37 @@ public static class InferenceRequestParser
 
         if (name is not { Length: > 0 })
         {
-            throw new ScoringException("an input has no \"name\"");
+            throw new ServingException(ServingErrorCode.InvalidArgument, "an input has no \"name\"");
         }
 
         if (name.Length > MaxNameLength)
         {
-            throw new ScoringException($"an input name of {name.Length} characters is over the limit of {MaxNameLength} characters");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"an input name of {name.Length} characters is over the limit of {MaxNameLength} characters");
         }
 
         if (!hasDatatype)
         {
-            throw new ScoringException($"input '{name}' has no \"datatype\"");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' has no \"datatype\"");
         }
 
         if (!TensorDatatypes.TryParse(datatype, out var elementType))
         {
-            throw new ScoringException($"input '{name}' has unknown datatype '{Truncate(datatype)}'; use one of {TensorDatatypes.Supported}");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' has unknown datatype '{Truncate(datatype)}'; use one of {TensorDatatypes.Supported}");
         }
 
         if (!hasShape)
         {
-            throw new ScoringException($"input '{name}' has no \"shape\" array");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' has no \"shape\" array");
         }
 
         if (rank > MaxRank)
         {
-            throw new ScoringException($"input '{name}' has a shape of rank {rank}, over the limit of {MaxRank} dimensions (max rank)");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' has a shape of rank {rank}, over the limit of {MaxRank} dimensions (max rank)");
         }
 
         if (shapeError is { } badDim)
         {
-            throw new ScoringException($"input '{name}' has shape dimension {badDim} that is not a non-negative integer");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' has shape dimension {badDim} that is not a non-negative integer");
         }
 
         var shape = shapeList!.ToArray();
@@ -287,12 +288,12 @@ public static class InferenceRequestParser
 
         if (count > MaxElements)
         {
-            throw new ScoringException($"input '{name}' has shape [{string.Join(',', shape)}] with more than {MaxElements} elements, the limit");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' has shape [{string.Join(',', shape)}] with more than {MaxElements} elements, the limit");
         }
 
         if (dataStart < 0)
         {
-            throw new ScoringException($"input '{name}' has no \"data\" array");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' has no \"data\" array");
         }
 
         var array = CreateArray(elementType, (int)count);
@@ -301,12 +302,12 @@ public static class InferenceRequestParser
         var nestingError = Fill(name, datatype!, elementType, ref data, array, shape, ref filled);
         if (filled != count)
         {
-            throw new ScoringException($"input '{name}' has {filled} data elements but shape [{string.Join(',', shape)}] needs {count}");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' has {filled} data elements but shape [{string.Join(',', shape)}] needs {count}");
         }
 
         if (nestingError is not null)
         {
-            throw new ScoringException($"input '{name}' has nested \"data\" that does not follow its shape [{string.Join(',', shape)}]: {nestingError}; send it flat, or nested exactly as the shape");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' has nested \"data\" that does not follow its shape [{string.Join(',', shape)}]: {nestingError}; send it flat, or nested exactly as the shape");
         }
 
         return new InputTensor(name, elementType, shape, array);
@@ -350,7 +351,7 @@ public static class InferenceRequestParser
         TensorElementType.Float => new float[count],
         TensorElementType.Double => new double[count],
         TensorElementType.String => new string[count],
-        _ => throw new ScoringException($"datatype {type} is not supported"),
+        _ => throw new ServingException(ServingErrorCode.InvalidArgument, $"datatype {type} is not supported"),
     };
 
     /// <summary>
@@ -379,7 +380,7 @@ public static class InferenceRequestParser
                     maxDepth = Math.Max(maxDepth, depth);
                     if (depth > Math.Max(shape.Length, 1))
                     {
-                        throw new ScoringException($"input '{name}' has \"data\" arrays nested {depth} deep for its shape [{string.Join(',', shape)}] of rank {shape.Length}; send it flat, or nested exactly as the shape");
+                        throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' has \"data\" arrays nested {depth} deep for its shape [{string.Join(',', shape)}] of rank {shape.Length}; send it flat, or nested exactly as the shape");
                     }
 
                     counts[depth] = 0;
@@ -393,7 +394,7 @@ public static class InferenceRequestParser
                     depth--;
                     continue;
                 case JsonTokenType.StartObject:
-                    throw new ScoringException($"input '{name}' element {filled} (an object) is not a valid {datatype} value");
+                    throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' element {filled} (an object) is not a valid {datatype} value");
             }
 
             counts[depth]++;
@@ -420,12 +421,12 @@ public static class InferenceRequestParser
 
             if (type == TensorElementType.String && reader.TokenType == JsonTokenType.String && StringBytes(ref reader) is var bytes && bytes > MaxStringBytes)
             {
-                throw new ScoringException($"input '{name}' element {filled} is a string of {bytes} bytes, over the limit of {MaxStringBytes} bytes (64 KiB) per BYTES element");
+                throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' element {filled} is a string of {bytes} bytes, over the limit of {MaxStringBytes} bytes (64 KiB) per BYTES element");
             }
 
             if (!TrySet(type, ref reader, array, filled))
             {
-                throw new ScoringException($"input '{name}' element {filled} ({Describe(ref reader)}) is not a valid {datatype} value");
+                throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' element {filled} ({Describe(ref reader)}) is not a valid {datatype} value");
             }
 
             filled++;

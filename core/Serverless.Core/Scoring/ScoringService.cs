@@ -9,6 +9,7 @@ using Serverless.Core.Observability;
 using Serverless.Core.Protocol;
 using Serverless.Core.Registry;
 using Serverless.Core.Sharding;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Scoring;
 
@@ -51,7 +52,7 @@ public sealed partial class ScoringService
     }
 
     /// <summary>Runs one v2 inference request for a tenant's model.</summary>
-    public Task<ScoringResult> InferAsync(string tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
+    public Task<ServingResult> InferAsync(string tenant, string model, string? version, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
         InferAsync(tenant, model, version, body, routedSha256: null, cancellationToken);
 
     /// <summary>
@@ -59,7 +60,7 @@ public sealed partial class ScoringService
     /// resolved in the registry itself when it sent the request (internal key): a kept row of that version with
     /// that hash is used without a read.
     /// </summary>
-    public async Task<ScoringResult> InferAsync(string tenant, string model, string? version, ReadOnlyMemory<byte> body, string? routedSha256, CancellationToken cancellationToken)
+    public async Task<ServingResult> InferAsync(string tenant, string model, string? version, ReadOnlyMemory<byte> body, string? routedSha256, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         string? servedModel = null;
@@ -79,10 +80,7 @@ public sealed partial class ScoringService
             if (_memory.IsUnderPressure() && !_cache.Contains(key))
             {
                 LogShedUnderPressure(model, _memory.ResidentBytes, _memory.LimitBytes);
-                return new ScoringResult(503, JsonBodies.Error($"shard is under memory pressure ({_memory.ResidentBytes / (1024 * 1024)} MiB resident, limit {_memory.LimitBytes / (1024 * 1024)} MiB) and loads no new model; another replica or a retry will serve '{model}'"), version)
-                {
-                    RetryAfterSeconds = 1,
-                };
+                return ServingResult.Failure(ServingError.Unavailable($"shard is under memory pressure ({_memory.ResidentBytes / (1024 * 1024)} MiB resident, limit {_memory.LimitBytes / (1024 * 1024)} MiB) and loads no new model; another replica or a retry will serve '{model}'"), version);
             }
 
             using var lease = await _cache.AcquireAsync(key, ct => _loader.LoadAsync(entry, ct), cancellationToken).ConfigureAwait(false);
@@ -94,10 +92,7 @@ public sealed partial class ScoringService
             using var permit = limiter.AttemptAcquire() is { IsAcquired: true } now ? now : await limiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
             if (!permit.IsAcquired)
             {
-                return new ScoringResult(429, JsonBodies.Error($"model '{model}' has {_maxConcurrent} requests running and {_maxQueued} waiting on this shard (Shard__MaxConcurrentRequestsPerModel, Shard__MaxQueuedRequestsPerModel); retry shortly"), entry.Version, lease.CacheHit)
-                {
-                    RetryAfterSeconds = 1,
-                };
+                return new ServingResult([], ServingError.RateLimited($"model '{model}' has {_maxConcurrent} requests running and {_maxQueued} waiting on this shard (Shard__MaxConcurrentRequestsPerModel, Shard__MaxQueuedRequestsPerModel); retry shortly", ServingError.DefaultRetryAfter), entry.Version) { CacheHit = lease.CacheHit };
             }
 
             _metrics.Queued(tenant, entry.Model, lease.CacheHit, started);
@@ -106,7 +101,7 @@ public sealed partial class ScoringService
             {
                 var settings = new BatchingSettings(TimeSpan.FromMicroseconds(entry.BatchMaxQueueDelayUs), Math.Max(1, entry.BatchPreferredSize), entry.MaxBatch > 0 ? entry.MaxBatch : MaxBatchRows, Environment.ProcessorCount);
                 var answer = await session.GetOrCreateBatcher(settings, _time).RunAsync(request, outputNames, model, entry.Version, cancellationToken).ConfigureAwait(false);
-                return new ScoringResult(200, answer, entry.Version, lease.CacheHit) { LoadSource = lease.CacheHit ? null : session.LoadSource };
+                return new ServingResult(answer, null, entry.Version) { CacheHit = lease.CacheHit, LoadSource = lease.CacheHit ? null : session.LoadSource };
             }
 
             var inputs = TensorCodec.CreateInputs(session, request, out var inputNames);
@@ -116,7 +111,7 @@ public sealed partial class ScoringService
                 using var outputs = Run(session, runOptions, inputNames, inputs, outputNames);
                 var buffer = new ArrayBufferWriter<byte>(256);
                 TensorCodec.WriteResponse(buffer, model, entry.Version, request.Id, outputNames, outputs);
-                return new ScoringResult(200, buffer.WrittenSpan.ToArray(), entry.Version, lease.CacheHit) { LoadSource = lease.CacheHit ? null : session.LoadSource };
+                return new ServingResult(buffer.WrittenSpan.ToArray(), null, entry.Version) { CacheHit = lease.CacheHit, LoadSource = lease.CacheHit ? null : session.LoadSource };
             }
             finally
             {
@@ -131,11 +126,11 @@ public sealed partial class ScoringService
             // The model's bytes could not be fetched (Blob away): 503, so the router tries another replica
             // (which may hold it resident) and the caller may retry; the shard itself is fine.
             LogLoadUnavailable(e, model);
-            return new ScoringResult(503, JsonBodies.Error($"model '{model}' is not loaded on this shard and storage is unreachable right now; retry shortly"), version);
+            return ServingResult.Failure(ServingError.Unavailable($"model '{model}' is not loaded on this shard and storage is unreachable right now; retry shortly"), version);
         }
-        catch (ScoringException e)
+        catch (ServingException e)
         {
-            return new ScoringResult(e.StatusCode, JsonBodies.Error(e.Message), version);
+            return ServingResult.Failure(e.Error, version);
         }
         finally
         {
@@ -150,33 +145,33 @@ public sealed partial class ScoringService
     }
 
     /// <summary>Loads a version into the cache without running it (the warm-up before an alias moves).</summary>
-    public async Task<ScoringResult> LoadAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
+    public async Task<ServingResult> LoadAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
     {
         try
         {
             var entry = await _catalog.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
             // Loaded ahead of requests: until one uses it, it ranks below every used model for eviction.
             using var lease = await _cache.AcquireAsync(CacheKey(entry), ct => _loader.LoadAsync(entry, ct), SessionUse.Warmup, cancellationToken).ConfigureAwait(false);
-            return new ScoringResult(200, JsonBodies.ModelReady(new ModelReadyResponse(model, entry.Version, true)), entry.Version, lease.CacheHit);
+            return new ServingResult(JsonBodies.ModelReady(new ModelReadyResponse(model, entry.Version, true)), null, entry.Version) { CacheHit = lease.CacheHit };
         }
-        catch (ScoringException e)
+        catch (ServingException e)
         {
-            return new ScoringResult(e.StatusCode, JsonBodies.Error(e.Message), version);
+            return ServingResult.Failure(e.Error, version);
         }
     }
 
     /// <summary>Drops a version from this shard's cache (it is disposed after its last running request).</summary>
-    public async Task<ScoringResult> UnloadAsync(string tenant, string model, string version, CancellationToken cancellationToken)
+    public async Task<ServingResult> UnloadAsync(string tenant, string model, string version, CancellationToken cancellationToken)
     {
         try
         {
             var entry = await _catalog.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
             _cache.Remove(CacheKey(entry));
-            return new ScoringResult(200, JsonBodies.ModelReady(new ModelReadyResponse(model, entry.Version, false)), entry.Version);
+            return ServingResult.Success(JsonBodies.ModelReady(new ModelReadyResponse(model, entry.Version, false)), entry.Version);
         }
-        catch (ScoringException e)
+        catch (ServingException e)
         {
-            return new ScoringResult(e.StatusCode, JsonBodies.Error(e.Message), version);
+            return ServingResult.Failure(e.Error, version);
         }
     }
 
@@ -191,7 +186,7 @@ public sealed partial class ScoringService
             // Shapes and types were checked, so this is the model failing on valid input (e.g. a
             // dimension it cannot broadcast): a 500 naming the reason, and the process lives on.
             LogRunFailed(e, session.Model, session.Version);
-            throw new ScoringException(500, $"model '{session.Model}' failed to run: {e.Message}");
+            throw new ServingException(ServingError.ModelFailed($"model '{session.Model}' failed to run: {e.Message}"), e);
         }
     }
 

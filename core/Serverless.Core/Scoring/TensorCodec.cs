@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Scoring;
 
@@ -22,7 +23,7 @@ public static class TensorCodec
         {
             if (Find(modelInputs, given.Name) is null)
             {
-                throw new ScoringException($"model '{session.Model}' has no input '{given.Name}'; its inputs are: {Names(modelInputs)}");
+                throw new ServingException(ServingErrorCode.InvalidArgument, $"model '{session.Model}' has no input '{given.Name}'; its inputs are: {Names(modelInputs)}");
             }
         }
 
@@ -35,7 +36,7 @@ public static class TensorCodec
             {
                 var expected = modelInputs[i];
                 var given = Find(request.Inputs, expected.Name)
-                    ?? throw new ScoringException($"input '{expected.Name}' is missing; model '{session.Model}' needs: {Names(modelInputs)}");
+                    ?? throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{expected.Name}' is missing; model '{session.Model}' needs: {Names(modelInputs)}");
                 Check(expected, given);
                 inputNames[i] = expected.Name;
                 values[i] = CreateValue(given);
@@ -63,14 +64,14 @@ public static class TensorCodec
         {
             if (Find(modelInputs, given.Name) is null)
             {
-                throw new ScoringException($"model '{session.Model}' has no input '{given.Name}'; its inputs are: {Names(modelInputs)}");
+                throw new ServingException(ServingErrorCode.InvalidArgument, $"model '{session.Model}' has no input '{given.Name}'; its inputs are: {Names(modelInputs)}");
             }
         }
 
         foreach (var expected in modelInputs)
         {
             var given = Find(request.Inputs, expected.Name)
-                ?? throw new ScoringException($"input '{expected.Name}' is missing; model '{session.Model}' needs: {Names(modelInputs)}");
+                ?? throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{expected.Name}' is missing; model '{session.Model}' needs: {Names(modelInputs)}");
             Check(expected, given);
         }
     }
@@ -89,7 +90,7 @@ public static class TensorCodec
             var name = request.RequestedOutputs[i];
             if (Find(session.Outputs, name) is null)
             {
-                throw new ScoringException($"model '{session.Model}' has no output '{name}'; its outputs are: {Names(session.Outputs)}");
+                throw new ServingException(ServingErrorCode.InvalidArgument, $"model '{session.Model}' has no output '{name}'; its outputs are: {Names(session.Outputs)}");
             }
 
             names[i] = name;
@@ -132,24 +133,24 @@ public static class TensorCodec
     {
         if (expected.ValueType != OnnxValueType.ONNX_TYPE_TENSOR)
         {
-            throw new ScoringException(501, $"input '{expected.Name}' is a {expected.Datatype}, which the v2 JSON protocol cannot carry");
+            throw new ServingException(ServingErrorCode.Unsupported, $"input '{expected.Name}' is a {expected.Datatype}, which the v2 JSON protocol cannot carry");
         }
 
         if (expected.ElementType != given.ElementType)
         {
-            throw new ScoringException($"input '{given.Name}' has datatype {TensorDatatypes.ToDatatype(given.ElementType)} but the model expects {expected.Datatype}");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{given.Name}' has datatype {TensorDatatypes.ToDatatype(given.ElementType)} but the model expects {expected.Datatype}");
         }
 
         if (expected.Shape.Length != given.Shape.Length)
         {
-            throw new ScoringException($"input '{given.Name}' has shape [{string.Join(',', given.Shape)}] (rank {given.Shape.Length}) but the model expects [{string.Join(',', expected.Shape)}] (rank {expected.Shape.Length})");
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{given.Name}' has shape [{string.Join(',', given.Shape)}] (rank {given.Shape.Length}) but the model expects [{string.Join(',', expected.Shape)}] (rank {expected.Shape.Length})");
         }
 
         for (var d = 0; d < expected.Shape.Length; d++)
         {
             if (expected.Shape[d] >= 0 && expected.Shape[d] != given.Shape[d])
             {
-                throw new ScoringException($"input '{given.Name}' has shape [{string.Join(',', given.Shape)}] but the model expects [{string.Join(',', expected.Shape)}] (dimension {d} must be {expected.Shape[d]}; -1 means any)");
+                throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{given.Name}' has shape [{string.Join(',', given.Shape)}] but the model expects [{string.Join(',', expected.Shape)}] (dimension {d} must be {expected.Shape[d]}; -1 means any)");
             }
         }
     }
@@ -171,7 +172,7 @@ public static class TensorCodec
         TensorElementType.Bool => OrtValue.CreateTensorValueFromMemory((bool[])input.Data, input.Shape),
         TensorElementType.Float16 => OrtValue.CreateTensorValueFromMemory((Float16[])input.Data, input.Shape),
         TensorElementType.String => CreateStringValue((string[])input.Data, input.Shape),
-        _ => throw new ScoringException($"input '{input.Name}' has an unsupported datatype"),
+        _ => throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{input.Name}' has an unsupported datatype"),
     };
 
     private static OrtValue CreateStringValue(string[] data, long[] shape)
@@ -203,13 +204,13 @@ public static class TensorCodec
 
         if (value.OnnxType != OnnxValueType.ONNX_TYPE_TENSOR)
         {
-            throw new ScoringException(501, $"output '{name}' is a {value.OnnxType}, which the v2 JSON protocol cannot carry (ask for the tensor outputs with \"outputs\")");
+            throw new ServingException(ServingErrorCode.Unsupported, $"output '{name}' is a {value.OnnxType}, which the v2 JSON protocol cannot carry (ask for the tensor outputs with \"outputs\")");
         }
 
         var info = value.GetTensorTypeAndShape();
         var type = info.ElementDataType;
         var datatype = TensorDatatypes.ToDatatype(type)
-            ?? throw new ScoringException(501, $"output '{name}' has element type {type}, which the v2 protocol cannot carry");
+            ?? throw new ServingException(ServingErrorCode.Unsupported, $"output '{name}' has element type {type}, which the v2 protocol cannot carry");
         writer.WriteStartObject();
         writer.WriteString("name"u8, name);
         writer.WriteString("datatype"u8, datatype);
@@ -307,7 +308,7 @@ public static class TensorCodec
             using var map = sequence.GetValue(i, allocator);
             if (map.OnnxType != OnnxValueType.ONNX_TYPE_MAP)
             {
-                throw new ScoringException(501, $"output '{name}' is a sequence of {map.OnnxType}, which the v2 JSON protocol cannot carry");
+                throw new ServingException(ServingErrorCode.Unsupported, $"output '{name}' is a sequence of {map.OnnxType}, which the v2 JSON protocol cannot carry");
             }
 
             using var keys = map.GetValue(0, allocator);
@@ -327,7 +328,7 @@ public static class TensorCodec
                         writer.WritePropertyName(keys.GetTensorDataAsSpan<long>()[k].ToString(System.Globalization.CultureInfo.InvariantCulture));
                         break;
                     default:
-                        throw new ScoringException(501, $"output '{name}' has map keys of type {keyType}, which the v2 JSON protocol cannot carry");
+                        throw new ServingException(ServingErrorCode.Unsupported, $"output '{name}' has map keys of type {keyType}, which the v2 JSON protocol cannot carry");
                 }
 
                 switch (valueType)
@@ -345,7 +346,7 @@ public static class TensorCodec
                         writer.WriteStringValue(values.GetStringElement(k));
                         break;
                     default:
-                        throw new ScoringException(501, $"output '{name}' has map values of type {valueType}, which the v2 JSON protocol cannot carry");
+                        throw new ServingException(ServingErrorCode.Unsupported, $"output '{name}' has map values of type {valueType}, which the v2 JSON protocol cannot carry");
                 }
             }
 

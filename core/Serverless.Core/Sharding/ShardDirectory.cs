@@ -23,7 +23,7 @@ public sealed class ShardDirectory
     public ShardDirectory(StorageClients storage, IMemoryCache cache, TimeProvider time)
     {
         _storage = storage;
-        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, time);
+        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, time, storage.RequestWait);
         _time = time;
     }
 

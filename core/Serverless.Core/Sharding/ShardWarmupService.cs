@@ -50,7 +50,7 @@ public sealed partial class ShardWarmupService : BackgroundService
 
                 _readiness.Report($"prewarming {loaded + 1} of {Math.Min(hot.Length, _options.PrewarmModels)} models");
                 var result = await _scoring.LoadAsync(key[..tilde], key[(tilde + 1)..], null, budget.Token).ConfigureAwait(false);
-                if (result.StatusCode == 200)
+                if (result.IsSuccess)
                 {
                     loaded++;
                 }

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Caching.Memory;
-using Serverless.Core.Scoring;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Storage;
 
@@ -30,13 +30,30 @@ public sealed class LastKnownGoodCache
     /// <summary>How long one read may take in all (the storage clients' own retries give up well before).</summary>
     private static readonly TimeSpan SharedReadTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a request waits on a storage read when nothing is known to stand in (<see cref="StorageOptions.RequestWaitMilliseconds"/>'s
+    /// default). A hung storage (a paused emulator, a partitioned account) takes connections and answers nothing, and the
+    /// SDK's own network timeout is 100 s: past this wait the request gets its 503 with Retry-After, the breaker opens (so
+    /// the next requests do not wait at all), and the read itself goes on for the others, closing the breaker if it lands.
+    /// </summary>
+    public static readonly TimeSpan DefaultRequestWait = TimeSpan.FromMilliseconds(1500);
+
     private readonly IMemoryCache _cache;
+    private readonly TimeSpan _requestWait;
     private readonly ConcurrentDictionary<string, object> _reading = new(StringComparer.Ordinal);
     private readonly StorageOutageBreaker _breaker;
     private readonly TimeProvider _time;
 
     public LastKnownGoodCache(IMemoryCache cache, StorageOutageBreaker breaker, TimeProvider time)
+        : this(cache, breaker, time, DefaultRequestWait)
     {
+    }
+
+    /// <summary>As above, with the wait a request gives a read when nothing is known (<see cref="DefaultRequestWait"/>).</summary>
+    public LastKnownGoodCache(IMemoryCache cache, StorageOutageBreaker breaker, TimeProvider time, TimeSpan requestWait)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(requestWait, TimeSpan.Zero);
+        _requestWait = requestWait;
         _cache = cache;
         _breaker = breaker;
         _time = time;
@@ -112,7 +129,14 @@ public sealed class LastKnownGoodCache
         {
             // Callers that find the key being read join that read: a model's first requests arriving together,
             // or a request and the prefetch started for it (ReplicaResolver.Prefetch), make one storage read.
-            return await JoinOrStartRead(key, freshFor, absentFor, currentStamp, load).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var read = JoinOrStartRead(key, freshFor, absentFor, currentStamp, load);
+            // A read that is done (or lands within the wait) costs no timer; one still going past it is an outage to this caller.
+            return read.IsCompleted ? await read.ConfigureAwait(false) : await read.WaitAsync(_requestWait, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (!cancellationToken.IsCancellationRequested)
+        {
+            _breaker.Failed(_time.GetUtcNow());
+            return known is not null ? known.Value : throw Unanswered(_requestWait);
         }
         catch (Exception e) when (StorageFaults.IsTransient(e, cancellationToken))
         {
@@ -184,10 +208,12 @@ public sealed class LastKnownGoodCache
     }
 
     // Nothing to stand in: a 503 the caller may retry, not a 500 that blames the request or the server.
-    private static ScoringException Unavailable(Exception? cause) =>
-        cause is null
-            ? new ScoringException(503, "storage is unreachable right now and this was not read before; retry shortly")
-            : new ScoringException(503, "storage is unreachable right now and this was not read before; retry shortly", cause);
+    private static ServingException Unavailable(Exception? cause) =>
+        new(ServingError.Unavailable("storage is unreachable right now and this was not read before; retry shortly"), cause);
+
+    // Storage answers nothing within the request's budget (hung, not refusing): the same 503, in time for the caller.
+    private static ServingException Unanswered(TimeSpan waited) =>
+        new(ServingError.Unavailable($"storage did not answer within {(long)waited.TotalMilliseconds} ms and this was not read before; retry shortly"));
 
     private void Store<T>(string key, T value, TimeSpan freshFor, TimeSpan? absentFor, string? stamp)
     {

@@ -14,6 +14,7 @@ public sealed class StorageClients
     public StorageClients(IOptions<StorageOptions> options)
     {
         var o = options.Value;
+        RequestWait = TimeSpan.FromMilliseconds(o.RequestWaitMilliseconds);
         // Azurite 3.35 rejects the newest service version the SDK sends; pin one both sides know.
         var blobOptions = new BlobClientOptions(BlobClientOptions.ServiceVersion.V2025_11_05);
         var tableOptions = new TableClientOptions();
@@ -56,6 +57,9 @@ public sealed class StorageClients
 
     /// <summary>The process's memory of a storage outage, shared by every <see cref="LastKnownGoodCache"/> reading through these clients.</summary>
     public StorageOutageBreaker OutageBreaker { get; } = new();
+
+    /// <summary>How long a request waits on a read nothing stands in for (<see cref="StorageOptions.RequestWaitMilliseconds"/>).</summary>
+    public TimeSpan RequestWait { get; }
 
     public BlobServiceClient Blobs { get; }
 

@@ -16,6 +16,14 @@ public sealed class StorageOptions : IValidatableObject
 
     public Uri? TableServiceUri { get; set; }
 
+    /// <summary>
+    /// How long a request waits on a storage read it has nothing to stand in for (a tenant, model or placement never
+    /// read before) before it answers 503 with Retry-After: 1,500 ms, so a hung storage answers within 2 s. Point reads
+    /// take milliseconds; raise it only for a storage known to be that slow.
+    /// </summary>
+    [Range(50, 30_000)]
+    public int RequestWaitMilliseconds { get; set; } = 1500;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (string.IsNullOrWhiteSpace(ConnectionString) && (BlobServiceUri is null || TableServiceUri is null))

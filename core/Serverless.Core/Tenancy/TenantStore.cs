@@ -20,7 +20,7 @@ public sealed class TenantStore
     public TenantStore(StorageClients storage, IMemoryCache cache)
     {
         _storage = storage;
-        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, TimeProvider.System);
+        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, TimeProvider.System, storage.RequestWait);
     }
 
     /// <summary>Creates the tenant if needed and adds a new API key to it; returns the key (shown once).</summary>

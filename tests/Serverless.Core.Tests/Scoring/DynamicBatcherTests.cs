@@ -5,6 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Serverless.Core.Onnx;
 using Serverless.Core.Scoring;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Tests.Scoring;
 
@@ -137,7 +138,7 @@ public sealed class DynamicBatcherTests
         var good = batcher.RunAsync(Request([1, 2, 3, 4], 1), ["y"], "linear", "1", CancellationToken.None);
         var bad = InferenceRequestParser.Parse(Encoding.UTF8.GetBytes("""{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}"""));
 
-        var error = Assert.ThrowsExactly<ScoringException>(() => batcher.RunAsync(bad, ["y"], "linear", "1", CancellationToken.None));
+        var error = Assert.ThrowsExactly<ServingException>(() => batcher.RunAsync(bad, ["y"], "linear", "1", CancellationToken.None));
         StringAssert.Contains(error.Message, "shape");
         CollectionAssert.AreEqual(Unbatched(session, [1, 2, 3, 4], 1), Data(await good, out _));
         session.Release();

@@ -1,6 +1,7 @@
 using System.Text;
 using Serverless.Core.Routing;
 using Serverless.Core.Scoring;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Tests.Scoring;
 
@@ -16,8 +17,8 @@ public sealed class InferenceRequestLimitsTests
 
     private static void Reject(byte[] json, params string[] messageParts)
     {
-        var error = Assert.ThrowsExactly<ScoringException>(() => Parse(json));
-        Assert.AreEqual(400, error.StatusCode, error.Message);
+        var error = Assert.ThrowsExactly<ServingException>(() => Parse(json));
+        Assert.AreEqual(ServingErrorCode.InvalidArgument, error.Code, error.Message);
         foreach (var part in messageParts)
         {
             StringAssert.Contains(error.Message, part);
@@ -113,8 +114,8 @@ public sealed class InferenceRequestLimitsTests
     public void ALongInputName_Is400_AndNotEchoedWhole()
     {
         var name = new string('n', 100_000);
-        var error = Assert.ThrowsExactly<ScoringException>(() => Parse($$"""{"inputs":[{{Input(name, "FP32", "[1]", "[1]")}}]}"""));
-        Assert.AreEqual(400, error.StatusCode);
+        var error = Assert.ThrowsExactly<ServingException>(() => Parse($$"""{"inputs":[{{Input(name, "FP32", "[1]", "[1]")}}]}"""));
+        Assert.AreEqual(ServingErrorCode.InvalidArgument, error.Code);
         StringAssert.Contains(error.Message, "limit of 1024 characters");
         Assert.IsLessThan(200, error.Message.Length, error.Message);
     }
@@ -123,8 +124,8 @@ public sealed class InferenceRequestLimitsTests
     public void ALongUnknownDatatype_IsNotEchoedWhole()
     {
         var datatype = new string('D', 100_000);
-        var error = Assert.ThrowsExactly<ScoringException>(() => Parse($$"""{"inputs":[{{Input("x", datatype, "[1]", "[1]")}}]}"""));
-        Assert.AreEqual(400, error.StatusCode);
+        var error = Assert.ThrowsExactly<ServingException>(() => Parse($$"""{"inputs":[{{Input("x", datatype, "[1]", "[1]")}}]}"""));
+        Assert.AreEqual(ServingErrorCode.InvalidArgument, error.Code);
         Assert.IsLessThan(400, error.Message.Length, error.Message);
     }
 
@@ -173,9 +174,9 @@ public sealed class InferenceRequestLimitsTests
     public void DeadlineAnswer_Is504_SayingDeadline()
     {
         var answer = RouterService.DeadlineExceeded(TimeSpan.FromMilliseconds(250), "m", "1");
-        Assert.AreEqual(504, answer.StatusCode);
-        var text = Encoding.UTF8.GetString(answer.Body);
-        StringAssert.Contains(text, "\"error\"");
+        Assert.AreEqual(ServingErrorCode.DeadlineExceeded, answer.Error?.Code);
+        Assert.AreEqual(504, HttpStatusMapping.ToStatus(answer));
+        var text = answer.Error!.Message;
         StringAssert.Contains(text, "deadline of 250 ms");
     }
 

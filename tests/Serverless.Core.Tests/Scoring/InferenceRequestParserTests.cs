@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Serverless.Core.Scoring;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Tests.Scoring;
 
@@ -10,10 +11,10 @@ public sealed class InferenceRequestParserTests
 {
     private static InferenceRequest Parse(string json) => InferenceRequestParser.Parse(Encoding.UTF8.GetBytes(json));
 
-    private static ScoringException Reject(string json, params string[] messageParts)
+    private static ServingException Reject(string json, params string[] messageParts)
     {
-        var error = Assert.ThrowsExactly<ScoringException>(() => Parse(json));
-        Assert.AreEqual(400, error.StatusCode, error.Message);
+        var error = Assert.ThrowsExactly<ServingException>(() => Parse(json));
+        Assert.AreEqual(ServingErrorCode.InvalidArgument, error.Code, error.Message);
         foreach (var part in messageParts)
         {
             StringAssert.Contains(error.Message, part);
@@ -287,10 +288,10 @@ public sealed class InferenceRequestParserTests
     {
         var body = Encoding.UTF8.GetBytes(Body("huge", "FP32", "[100000,100000,100000]", "[1]"));
         var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        var error = Assert.ThrowsExactly<ScoringException>(() => InferenceRequestParser.Parse(body));
+        var error = Assert.ThrowsExactly<ServingException>(() => InferenceRequestParser.Parse(body));
         var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
 
-        Assert.AreEqual(400, error.StatusCode);
+        Assert.AreEqual(ServingErrorCode.InvalidArgument, error.Code);
         StringAssert.Contains(error.Message, "'huge'");
         StringAssert.Contains(error.Message, "limit");
         Assert.IsLessThan(1L << 20, allocated, $"{allocated} bytes allocated for a rejected shape");

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Serverless.Core.Onnx;
 using Serverless.Core.Scoring;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Tests.Scoring;
 
@@ -39,10 +40,10 @@ public sealed class TensorCodecTests
         }
     }
 
-    private static ScoringException Reject(ModelSession session, string json, params string[] messageParts)
+    private static ServingException Reject(ModelSession session, string json, params string[] messageParts)
     {
         var request = InferenceRequestParser.Parse(Encoding.UTF8.GetBytes(json));
-        var error = Assert.ThrowsExactly<ScoringException>(() =>
+        var error = Assert.ThrowsExactly<ServingException>(() =>
         {
             var values = TensorCodec.CreateInputs(session, request, out _);
             foreach (var value in values)
@@ -50,7 +51,7 @@ public sealed class TensorCodecTests
                 value.Dispose();
             }
         });
-        Assert.AreEqual(400, error.StatusCode, error.Message);
+        Assert.AreEqual(ServingErrorCode.InvalidArgument, error.Code, error.Message);
         foreach (var part in messageParts)
         {
             StringAssert.Contains(error.Message, part);
@@ -403,8 +404,8 @@ public sealed class TensorCodecTests
         try
         {
             var request = InferenceRequestParser.Parse(Encoding.UTF8.GetBytes("""{"inputs":[],"outputs":[{"name":"sum"},{"name":"quotient"}]}"""));
-            var error = Assert.ThrowsExactly<ScoringException>(() => TensorCodec.SelectOutputs(session, request));
-            Assert.AreEqual(400, error.StatusCode);
+            var error = Assert.ThrowsExactly<ServingException>(() => TensorCodec.SelectOutputs(session, request));
+            Assert.AreEqual(ServingErrorCode.InvalidArgument, error.Code);
             StringAssert.Contains(error.Message, "'quotient'");
             StringAssert.Contains(error.Message, "sum");
             StringAssert.Contains(error.Message, "product");

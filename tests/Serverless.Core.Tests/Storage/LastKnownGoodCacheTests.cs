@@ -3,6 +3,7 @@ using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Time.Testing;
 using Serverless.Core.Scoring;
 using Serverless.Core.Storage;
+using Serverless.Core.Serving;
 
 namespace Serverless.Core.Tests.Storage;
 
@@ -166,7 +167,7 @@ public sealed class LastKnownGoodCacheTests
 
         // While open, no read goes to storage at all, for any key.
         Assert.AreEqual("v1", await cache.GetOrLoadAsync("k", Fresh, Fail<string>(503), CancellationToken.None));
-        await Assert.ThrowsExactlyAsync<ScoringException>(async () => await cache.GetOrLoadAsync("never-read", Fresh, Fail<string>(503), CancellationToken.None));
+        await Assert.ThrowsExactlyAsync<ServingException>(async () => await cache.GetOrLoadAsync("never-read", Fresh, Fail<string>(503), CancellationToken.None));
         Assert.AreEqual(2, _reads, "the open breaker kept every read off storage");
     }
 
@@ -174,8 +175,9 @@ public sealed class LastKnownGoodCacheTests
     public async Task NeverRead_AndStorageAway_Is503()
     {
         var cache = new LastKnownGoodCache(_memory, _breaker, _time);
-        var e = await Assert.ThrowsExactlyAsync<ScoringException>(async () => await cache.GetOrLoadAsync("k", Fresh, Fail<string>(0), CancellationToken.None));
-        Assert.AreEqual(503, e.StatusCode);
+        var e = await Assert.ThrowsExactlyAsync<ServingException>(async () => await cache.GetOrLoadAsync("k", Fresh, Fail<string>(0), CancellationToken.None));
+        Assert.AreEqual(ServingErrorCode.Unavailable, e.Code);
+        Assert.IsNotNull(e.Error.RetryAfter, "an outage asks the caller to come back");
         StringAssert.Contains(e.Message, "storage is unreachable");
     }
 
@@ -220,7 +222,7 @@ public sealed class LastKnownGoodCacheTests
         await Task.Delay(200);
         _time.Advance(TimeSpan.FromSeconds(1));
         // Gone with its brief window: storage away now is a 503, not a remembered "no such tenant".
-        await Assert.ThrowsExactlyAsync<ScoringException>(async () => await cache.GetOrLoadAsync<string?>("ghost", Fresh, brief, Fail<string?>(0), CancellationToken.None));
+        await Assert.ThrowsExactlyAsync<ServingException>(async () => await cache.GetOrLoadAsync<string?>("ghost", Fresh, brief, Fail<string?>(0), CancellationToken.None));
     }
 
     [TestMethod]

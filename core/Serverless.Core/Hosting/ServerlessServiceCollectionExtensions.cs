@@ -71,6 +71,7 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton<ReplicaSelector>();
         services.TryAddSingleton<RetryBudget>();
         services.TryAddSingleton<TenantRateLimiter>();
+        services.TryAddSingleton<ShardForwarder>();
         services.TryAddSingleton<RouterService>();
         services.TryAddSingleton<RouterEndpoints>();
         services.AddHostedService<RegistryEpochPoller>();

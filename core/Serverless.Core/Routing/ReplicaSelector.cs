@@ -14,10 +14,20 @@ public sealed class ReplicaSelector
     private readonly ConcurrentDictionary<string, StrongBox> _outstanding = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _ejectedUntil = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
+    private readonly Random _random;
 
     public ReplicaSelector(TimeProvider time)
+        : this(time, Random.Shared)
     {
+    }
+
+    /// <summary>With its own source of randomness (tests give a seeded one; it must be thread-safe where requests run in parallel, as <see cref="Random.Shared"/> is).</summary>
+    public ReplicaSelector(TimeProvider time, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(random);
         _time = time;
+        _random = random;
     }
 
     /// <summary>Puts a shard that could not be reached last in every order for <see cref="EjectionTime"/>.</summary>
@@ -76,8 +86,8 @@ public sealed class ReplicaSelector
             return 0;
         }
 
-        var a = Random.Shared.Next(count);
-        var b = Random.Shared.Next(count - 1);
+        var a = _random.Next(count);
+        var b = _random.Next(count - 1);
         if (b >= a)
         {
             b++;

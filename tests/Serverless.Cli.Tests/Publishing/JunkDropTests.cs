@@ -47,6 +47,19 @@ public sealed class JunkDropTests
     }
 
     [TestMethod]
+    public async Task ExternalData_BehindAnUnknownProtobufGroup_IsRejected_NamingTheTensor()
+    {
+        // Field 3243 as an empty group (start 0xDB 0xCA 0x01, end 0xDC 0xCA 0x01): ORT's parser skips it, so must the checks.
+        byte[] bytes = [0xDB, 0xCA, 0x01, 0xDC, 0xCA, 0x01, .. DemoModels.ExternalData()];
+        var row = await AssertRejectedAsync("junk-external-behind-group", bytes, "external");
+        StringAssert.Contains(row.Error, "'W'");
+    }
+
+    [TestMethod]
+    public async Task UnclosedProtobufGroup_IsRejected_WithTheReason() =>
+        await AssertRejectedAsync("junk-unclosed-group", [0xDB, 0xCA, 0x01, .. DemoModels.Linear()], "the group of field 3243 has no end tag");
+
+    [TestMethod]
     public async Task ConstantOfShapeBomb_IsRejectedBeforeOnnxRuntimeBuildsIt()
     {
         // A few bytes of shape that ORT's constant folding would unfold into 4 TB when opening the session.

@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Text;
 using BenchmarkDotNet.Attributes;
 using Microsoft.ML.OnnxRuntime;
-using Serverless.Core.Onnx;
 using Serverless.Core.Scoring;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Benchmarks;
 

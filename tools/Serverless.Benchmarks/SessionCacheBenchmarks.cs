@@ -2,9 +2,9 @@ using System.Diagnostics.Metrics;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using Serverless.Core.Onnx;
 using Serverless.Core.Scoring;
 using Serverless.Core.Sharding;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Benchmarks;
 

@@ -7,10 +7,10 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
 using Serverless.Core.Naming;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
 using Serverless.Core.Scoring;
 using Serverless.Core.Storage;
+using Serverless.Onnx;
 
 namespace Serverless.Core.Publishing;
 
@@ -178,14 +178,18 @@ public sealed partial class ModelPublisher
             return "model file is empty";
         }
 
-        if (OnnxModelInspector.FindExternalData(bytes) is { } external)
+        // One pass over the protobuf for every check that must come before ONNX Runtime opens the file. Bytes the
+        // reader cannot parse are refused here too: ORT's parser would refuse them as well, and a model the checks
+        // could not read must not reach ORT unchecked.
+        var findings = OnnxModelReader.Read(bytes);
+        if ((findings.ExternalData ?? findings.Unbounded) is { } refusal)
         {
-            return external;
+            return refusal;
         }
 
-        if (OnnxModelBounds.Check(bytes) is { } unbounded)
+        if (findings.Malformed is { } malformed)
         {
-            return unbounded;
+            return $"not a loadable ONNX model: {malformed}";
         }
 
         ModelSession probe;

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Serverless.Cli.Cluster;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Tests.Cluster;
 
@@ -58,7 +59,7 @@ public sealed class CliEndToEndTests
             StringAssert.Contains(badName.Output, "model name 'Bad Name' is not valid");
 
             var good = Path.Combine(home, "linear.onnx");
-            await File.WriteAllBytesAsync(good, Serverless.Core.Onnx.DemoModels.Linear());
+            await File.WriteAllBytesAsync(good, DemoModels.Linear());
             var published = await RunCliAsync(home, "publish", good, "--model", "linear");
             Assert.AreEqual(0, published.ExitCode, published.Output);
             StringAssert.Contains(published.Output, "Ready: linear version 1");
@@ -70,7 +71,7 @@ public sealed class CliEndToEndTests
                 using var response = await http.SendAsync(request);
                 var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
                 Assert.AreEqual(200, (int)response.StatusCode, body.ToJsonString());
-                var expected = Scoring.DirectOnnxRuntime.RunFloat(Serverless.Core.Onnx.DemoModels.Linear(), "y", ("x", [0.5f, -1f, 2f, 0f, 3f, 3f, -2f, 1f], [2, 4]));
+                var expected = Scoring.DirectOnnxRuntime.RunFloat(DemoModels.Linear(), "y", ("x", [0.5f, -1f, 2f, 0f, 3f, 3f, -2f, 1f], [2, 4]));
                 CollectionAssert.AreEqual(expected, body["outputs"]![0]!["data"]!.AsArray().Select(n => (float)n!).ToArray());
             }
 

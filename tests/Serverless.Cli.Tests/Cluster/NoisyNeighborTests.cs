@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using Serverless.Core.Onnx;
 using Serverless.Core.Placement;
 using Serverless.Core.Registry;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Tests.Cluster;
 

@@ -1,6 +1,6 @@
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
 using Serverless.Core.Sharding;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Tests.Cluster;
 

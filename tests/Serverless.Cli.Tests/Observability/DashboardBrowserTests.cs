@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Serverless.Cli.Cluster;
 using Serverless.Cli.Tests.Cluster;
 using Serverless.Core.Registry;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Tests.Observability;
 
@@ -30,8 +31,8 @@ public sealed partial class DashboardBrowserTests
 
         // A small load from two tenants, a rejected publish, and requests for a model that does not exist (404s).
         var acmeKey = await Cluster.Tenants.AddKeyAsync("acme", 2, null, CancellationToken.None);
-        Assert.AreEqual(ModelStates.Ready, (await Cluster.PublishAsync("acme", "scorer", "1", Serverless.Core.Onnx.DemoModels.Linear())).State);
-        Assert.AreEqual(ModelStates.Rejected, (await Cluster.PublishAsync("acme", "broken", "1", Serverless.Core.Onnx.DemoModels.UnknownOperator())).State);
+        Assert.AreEqual(ModelStates.Ready, (await Cluster.PublishAsync("acme", "scorer", "1", DemoModels.Linear())).State);
+        Assert.AreEqual(ModelStates.Rejected, (await Cluster.PublishAsync("acme", "broken", "1", DemoModels.UnknownOperator())).State);
         await FleetProbe.LoadAsync(Cluster, 25);
         for (var i = 0; i < 12; i++)
         {

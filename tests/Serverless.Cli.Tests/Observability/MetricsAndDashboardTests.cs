@@ -1,5 +1,6 @@
 using Serverless.Cli.Cluster;
 using Serverless.Cli.Tests.Cluster;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Tests.Observability;
 
@@ -85,7 +86,7 @@ public sealed class MetricsAndDashboardTests
     {
         var tenant = Cluster.State.Tenants[0].Name;
         // A publish of its own, so it is among the most recent whatever else the run has published.
-        var fresh = await Cluster.PublishAsync(tenant, "dash-fresh", "1", Serverless.Core.Onnx.DemoModels.Linear());
+        var fresh = await Cluster.PublishAsync(tenant, "dash-fresh", "1", DemoModels.Linear());
         Assert.AreEqual("Ready", fresh.State, fresh.Error);
         await FleetProbe.LoadAsync(Cluster, 5);
         string last = "";

@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using Serverless.Cli.Tests.Cluster;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
 using Serverless.Core.Storage;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Tests.Publishing;
 

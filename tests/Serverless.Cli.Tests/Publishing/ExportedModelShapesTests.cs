@@ -6,8 +6,9 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Serverless.Cli.Tests.Cluster;
 using Serverless.Cli.Tests.Scoring;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
+using Serverless.ModelBuilder;
+using Serverless.Onnx;
 
 namespace Serverless.Cli.Tests.Publishing;
 

@@ -4,8 +4,9 @@ using Serverless.Cli.Cluster;
 using Serverless.Cli.Tests.Cluster;
 using Serverless.Cli.Tests.Scoring;
 using Serverless.Core.Naming;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
+using Serverless.ModelBuilder;
+using Serverless.Onnx;
 
 namespace Serverless.Cli.Tests.Publishing;
 
@@ -44,6 +45,19 @@ public sealed class JunkDropTests
         var row = await AssertRejectedAsync("junk-external", DemoModels.ExternalData(), "external");
         StringAssert.Contains(row.Error, "'W'");
     }
+
+    [TestMethod]
+    public async Task ExternalData_BehindAnUnknownProtobufGroup_IsRejected_NamingTheTensor()
+    {
+        // Field 3243 as an empty group (start 0xDB 0xCA 0x01, end 0xDC 0xCA 0x01): ORT's parser skips it, so must the checks.
+        byte[] bytes = [0xDB, 0xCA, 0x01, 0xDC, 0xCA, 0x01, .. DemoModels.ExternalData()];
+        var row = await AssertRejectedAsync("junk-external-behind-group", bytes, "external");
+        StringAssert.Contains(row.Error, "'W'");
+    }
+
+    [TestMethod]
+    public async Task UnclosedProtobufGroup_IsRejected_WithTheReason() =>
+        await AssertRejectedAsync("junk-unclosed-group", [0xDB, 0xCA, 0x01, .. DemoModels.Linear()], "the group of field 3243 has no end tag");
 
     [TestMethod]
     public async Task ConstantOfShapeBomb_IsRejectedBeforeOnnxRuntimeBuildsIt()

@@ -1,7 +1,7 @@
 using Serverless.Cli.Tests.Cluster;
 using Serverless.Core.Naming;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Tests.Publishing;
 

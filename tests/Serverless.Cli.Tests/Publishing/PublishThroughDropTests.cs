@@ -1,8 +1,8 @@
 using System.Text;
 using Serverless.Cli.Tests.Cluster;
 using Serverless.Cli.Tests.Scoring;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Tests.Publishing;
 

@@ -4,8 +4,9 @@ using System.Security.Cryptography;
 using Serverless.Cli.Cluster;
 using Serverless.Cli.Tests.Cluster;
 using Serverless.Core.Naming;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
+using Serverless.ModelBuilder;
+using Serverless.Onnx;
 
 namespace Serverless.Cli.Tests.Reliability;
 

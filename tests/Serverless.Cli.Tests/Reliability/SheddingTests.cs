@@ -2,9 +2,10 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
 using Serverless.Cli.Tests.Cluster;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
 using Serverless.Core.Routing;
+using Serverless.ModelBuilder;
+using Serverless.Onnx;
 
 namespace Serverless.Cli.Tests.Reliability;
 

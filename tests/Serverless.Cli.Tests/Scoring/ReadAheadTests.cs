@@ -1,7 +1,8 @@
 using Serverless.Cli.Tests.Cluster;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
 using Serverless.Core.Routing;
+using Serverless.ModelBuilder;
+using Serverless.Onnx;
 
 namespace Serverless.Cli.Tests.Scoring;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Serverless.Cli.Cluster;
 using Serverless.Cli.Tests.Cluster;
-using Serverless.Core.Onnx;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Tests.Scoring;
 

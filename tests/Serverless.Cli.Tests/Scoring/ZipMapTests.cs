@@ -2,8 +2,8 @@ using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Serverless.Cli.Tests.Cluster;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Tests.Scoring;
 

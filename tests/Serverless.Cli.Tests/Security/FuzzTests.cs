@@ -5,8 +5,8 @@ using System.Net.Http.Headers;
 using System.Text;
 using Serverless.Cli.Cluster;
 using Serverless.Cli.Tests.Cluster;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Tests.Security;
 

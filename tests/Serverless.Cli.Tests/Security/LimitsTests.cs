@@ -5,8 +5,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Serverless.Cli.Cluster;
 using Serverless.Cli.Tests.Cluster;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
+using Serverless.ModelBuilder;
+using Serverless.Onnx;
 
 namespace Serverless.Cli.Tests.Security;
 

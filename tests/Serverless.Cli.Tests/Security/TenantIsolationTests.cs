@@ -1,7 +1,7 @@
 using System.Text;
 using Serverless.Cli.Tests.Cluster;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Tests.Security;
 

@@ -1,4 +1,5 @@
-using Serverless.Core.Onnx;
+using Serverless.ModelBuilder;
+using Serverless.Onnx;
 
 namespace Serverless.Core.Tests.Onnx;
 

@@ -1,6 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using Serverless.Core.Onnx;
+using Serverless.ModelBuilder;
+using Serverless.Onnx;
 
 namespace Serverless.Core.Tests.Onnx;
 

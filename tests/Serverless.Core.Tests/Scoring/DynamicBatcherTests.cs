@@ -3,9 +3,10 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.ML.OnnxRuntime;
-using Serverless.Core.Onnx;
 using Serverless.Core.Scoring;
 using Serverless.Core.Serving;
+using Serverless.ModelBuilder;
+using Serverless.Onnx;
 
 namespace Serverless.Core.Tests.Scoring;
 

@@ -1,6 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
-using Serverless.Core.Onnx;
 using Serverless.Core.Scoring;
+using Serverless.ModelBuilder;
+using Serverless.Onnx;
 
 namespace Serverless.Core.Tests.Scoring;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using Serverless.Core.Onnx;
 using Serverless.Core.Scoring;
 using Serverless.Core.Sharding;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Core.Tests.Scoring;
 

@@ -3,9 +3,10 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
-using Serverless.Core.Onnx;
 using Serverless.Core.Scoring;
 using Serverless.Core.Serving;
+using Serverless.ModelBuilder;
+using Serverless.Onnx;
 
 namespace Serverless.Core.Tests.Scoring;
 

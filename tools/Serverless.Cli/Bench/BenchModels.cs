@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
-using Serverless.Core.Onnx;
+using Serverless.ModelBuilder;
+using Serverless.Onnx;
 
 namespace Serverless.Cli.Bench;
 

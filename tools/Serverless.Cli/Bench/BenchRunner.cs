@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Serverless.Cli.Simulation;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Bench;
 
@@ -63,7 +64,7 @@ internal sealed partial class BenchRunner
             report.Cluster = cluster.Description;
             _log($"cluster: {cluster.Description}; router {cluster.RouterUrl}");
             _log($"publishing {BenchModels.DemoModel} for tenant {BenchCluster.Tenant}…");
-            await cluster.PublishAsync([BenchModels.DemoModel], _ => Core.Onnx.DemoModels.Linear(), 1, _log, cancellationToken).ConfigureAwait(false);
+            await cluster.PublishAsync([BenchModels.DemoModel], _ => DemoModels.Linear(), 1, _log, cancellationToken).ConfigureAwait(false);
             var routerUri = cluster.RouterInferUri(BenchModels.DemoModel);
             await generator.WaitAnsweredAsync(routerUri, BenchModels.LinearRequest, cluster.ApiKey, _log, cancellationToken).ConfigureAwait(false);
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
-using Serverless.Core.Onnx;
 using Serverless.Core.Scoring;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Bench;
 

@@ -1,11 +1,11 @@
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Serverless.Cli.Publishing;
-using Serverless.Core.Onnx;
 using Serverless.Core.Registry;
 using Serverless.Core.Sharding;
 using Serverless.Core.Storage;
 using Serverless.Core.Tenancy;
+using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Cluster;
 

@@ -1,8 +1,9 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
+using Serverless.Onnx;
 
-namespace Serverless.Core.Onnx;
+namespace Serverless.ModelBuilder;
 
 /// <summary>
 /// Builds ONNX model files in memory by writing the protobuf wire format directly, so tests and

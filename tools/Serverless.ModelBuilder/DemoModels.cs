@@ -1,4 +1,6 @@
-namespace Serverless.Core.Onnx;
+using Serverless.Onnx;
+
+namespace Serverless.ModelBuilder;
 
 /// <summary>Small ready-made models for tests and demos (all opset 17, IR 8).</summary>
 public static class DemoModels

@@ -1,4 +1,4 @@
-namespace Serverless.Core.Onnx;
+namespace Serverless.ModelBuilder;
 
 /// <summary>A node attribute (<c>AttributeProto</c>) of one of the simple kinds.</summary>
 public sealed class OnnxAttribute

@@ -1,4 +1,4 @@
-namespace Serverless.Core.Onnx;
+namespace Serverless.Onnx;
 
 /// <summary>
 /// ONNX tensor element types (<c>TensorProto.DataType</c>); the numeric values are the wire values

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Serverless.Core.Onnx;
+namespace Serverless.ModelBuilder;
 
 /// <summary>
 /// The few protobuf wire-format primitives the ONNX builder needs, written by hand so that building

@@ -1,9 +1,9 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Serverless.Core.Http;
+using Serverless.Http;
 using Serverless.Core.Protocol;
-using Serverless.Core.Scoring;
+using Serverless.Scoring;
 using Serverless.Core.Storage;
 using Serverless.Core.Serving;
 

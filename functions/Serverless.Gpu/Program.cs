@@ -1,4 +1,4 @@
-using Serverless.Core.Hosting;
+using Serverless.Http.Hosting;
 using Serverless.Functions.AspNetCore;
 
 // The GPU app: the same v2 endpoints as a shard (the shard's own function classes), serving the

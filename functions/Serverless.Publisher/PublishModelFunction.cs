@@ -1,5 +1,5 @@
 using Microsoft.Azure.Functions.Worker;
-using Serverless.Core.Publishing;
+using Serverless.Publishing;
 
 namespace Serverless.Publisher;
 

@@ -3,10 +3,11 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Options;
-using Serverless.Core.Http;
+using Serverless.Http;
 using Serverless.Core.Observability;
 using Serverless.Core.Protocol;
-using Serverless.Core.Routing;
+using Serverless.Routing;
+using Serverless.Scoring;
 
 namespace Serverless.Shard;
 

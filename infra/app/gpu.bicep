@@ -280,6 +280,7 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
             { name: 'Storage__BlobServiceUri', value: blobEndpoint }
             { name: 'Storage__TableServiceUri', value: tableEndpoint }
+            { name: 'Storage__RequestWaitMilliseconds', value: '1500' }
             { name: 'Shard__Id', value: 'gpu-00' }
             { name: 'Shard__Pool', value: 'gpu' }
             { name: 'Shard__BaseUrl', value: baseUrl }

@@ -120,6 +120,8 @@ resource publisherSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
     Storage__BlobServiceUri: blobEndpoint
     Storage__TableServiceUri: tableEndpoint
+    // A request waits this long on a storage read nothing stands in for, then answers 503 + Retry-After (docs/reliability.md).
+    Storage__RequestWaitMilliseconds: '1500'
     Publisher__MaxModelBytes: string(maxModelBytes)
     Publisher__GpuCacheBytes: string(gpuCacheBytes)
     Internal__ShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeySecret.properties.secretUri})'

@@ -157,6 +157,8 @@ resource routerSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
     Storage__BlobServiceUri: blobEndpoint
     Storage__TableServiceUri: tableEndpoint
+    // A request waits this long on a storage read nothing stands in for, then answers 503 + Retry-After (docs/reliability.md).
+    Storage__RequestWaitMilliseconds: '1500'
     Router__MaxBodyBytes: string(maxBodyBytes)
     Router__DefaultTenantRequestsPerSecond: string(defaultTenantRequestsPerSecond)
     Router__ForwardTimeoutSeconds: string(forwardTimeoutSeconds)

@@ -231,6 +231,8 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
       Storage__BlobServiceUri: blobEndpoint
       Storage__TableServiceUri: tableEndpoint
+      // A request waits this long on a storage read nothing stands in for, then answers 503 + Retry-After (docs/reliability.md).
+      Storage__RequestWaitMilliseconds: '1500'
       Shard__Id: 'shard-${padLeft(i, 2, '0')}'
       Shard__Pool: 'cpu'
       Shard__BaseUrl: 'https://${shards[i].properties.defaultHostName}'

@@ -6,7 +6,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using Serverless.Core.Hosting;
+using Serverless.Http.Hosting;
 
 namespace Serverless.Infra.Tests;
 

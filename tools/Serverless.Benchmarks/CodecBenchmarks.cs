@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using BenchmarkDotNet.Attributes;
 using Microsoft.ML.OnnxRuntime;
-using Serverless.Core.Scoring;
+using Serverless.Scoring;
 using Serverless.ModelBuilder;
 
 namespace Serverless.Benchmarks;

@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using Serverless.Core.Scoring;
+using Serverless.Scoring;
 using Serverless.Core.Sharding;
 using Serverless.ModelBuilder;
 

@@ -1,4 +1,4 @@
-using Serverless.Core.Scoring;
+using Serverless.Scoring;
 
 namespace Serverless.Benchmarks;
 

@@ -1,7 +1,7 @@
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Serverless.Core.Hosting;
+using Serverless.Http.Hosting;
 
 namespace Serverless.LocalHost;
 

@@ -56,7 +56,7 @@ public static class ServerlessTelemetry
     }
 
     /// <summary>
-    /// Registers the request instruments, the router's request window, the shard's stats and OpenTelemetry
+    /// Registers the request instruments, the router's request window and OpenTelemetry
     /// (meters <see cref="ServerlessMetrics.MeterNames"/>, source <see cref="SourceName"/>; Azure Monitor
     /// when <see cref="ConnectionStringSetting"/> is set). <paramref name="configure"/> adds exporters (the
     /// local host's Prometheus endpoint).
@@ -69,9 +69,6 @@ public static class ServerlessTelemetry
         services.TryAddSingleton<RequestWindow>();
         services.TryAddSingleton<ServerlessMetrics>();
         services.TryAddSingleton<ShardMeterTotals>();
-        // Only a shard has a session cache; a factory, so an app without one still validates its services.
-        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<ShardStatsReporter>(sp));
-        services.TryAddSingleton<DashboardService>();
         if (!services.Any(d => d.ServiceType == typeof(ObservabilityMarker)))
         {
             services.AddSingleton<ObservabilityMarker>();

@@ -3,9 +3,10 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
-using Serverless.Core.Http;
+using Serverless.Http;
 using Serverless.Core.Observability;
 using Serverless.Core.Protocol;
+using Serverless.Routing;
 
 namespace Serverless.Router.Dashboard;
 

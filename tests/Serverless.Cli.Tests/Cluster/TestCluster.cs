@@ -6,7 +6,7 @@ using Serverless.Cli.Commands;
 using Serverless.Core.Placement;
 using Serverless.Cli.Cluster;
 using Serverless.Cli.Publishing;
-using Serverless.Core.Publishing;
+using Serverless.Publishing;
 using Serverless.Core.Registry;
 using Serverless.Core.Storage;
 using Serverless.Core.Tenancy;

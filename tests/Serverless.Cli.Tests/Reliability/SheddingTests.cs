@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using Serverless.Cli.Tests.Cluster;
 using Serverless.Core.Registry;
-using Serverless.Core.Routing;
+using Serverless.Routing;
 using Serverless.ModelBuilder;
 using Serverless.Onnx;
 

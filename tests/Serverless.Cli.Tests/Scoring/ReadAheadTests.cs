@@ -1,6 +1,6 @@
 using Serverless.Cli.Tests.Cluster;
 using Serverless.Core.Registry;
-using Serverless.Core.Routing;
+using Serverless.Routing;
 using Serverless.ModelBuilder;
 using Serverless.Onnx;
 

@@ -1,5 +1,5 @@
 using System.ComponentModel.DataAnnotations;
-using Serverless.Core.Routing;
+using Serverless.Routing;
 
 namespace Serverless.Core.Tests.Routing;
 

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
-using Serverless.Core.Routing;
+using Serverless.Routing;
 using Serverless.Core.Storage;
 using Serverless.Core.Tenancy;
 

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Serverless.Core.Registry;
-using Serverless.Core.Routing;
+using Serverless.Routing;
 using Serverless.Core.Serving;
 using Serverless.Core.Sharding;
 

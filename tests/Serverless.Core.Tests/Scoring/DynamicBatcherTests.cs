@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.ML.OnnxRuntime;
-using Serverless.Core.Scoring;
+using Serverless.Scoring;
 using Serverless.Core.Serving;
 using Serverless.ModelBuilder;
 using Serverless.Onnx;

@@ -1,6 +1,6 @@
 using System.Text;
-using Serverless.Core.Routing;
-using Serverless.Core.Scoring;
+using Serverless.Routing;
+using Serverless.Scoring;
 using Serverless.Core.Serving;
 
 namespace Serverless.Core.Tests.Scoring;

@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using Serverless.Core.Scoring;
+using Serverless.Scoring;
 using Serverless.Core.Serving;
 
 namespace Serverless.Core.Tests.Scoring;

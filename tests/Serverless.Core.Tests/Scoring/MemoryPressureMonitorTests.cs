@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
-using Serverless.Core.Scoring;
+using Serverless.Scoring;
 using Serverless.Core.Sharding;
 
 namespace Serverless.Core.Tests.Scoring;

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using Serverless.Core.Scoring;
+using Serverless.Scoring;
 using Serverless.Core.Sharding;
 
 namespace Serverless.Core.Tests.Scoring;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Serverless.Core.Scoring;
+using Serverless.Scoring;
 
 namespace Serverless.Core.Tests.Scoring;
 

@@ -1,5 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
-using Serverless.Core.Scoring;
+using Serverless.Scoring;
 using Serverless.ModelBuilder;
 using Serverless.Onnx;
 

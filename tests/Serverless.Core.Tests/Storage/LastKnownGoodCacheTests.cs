@@ -1,7 +1,7 @@
 using Azure;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Time.Testing;
-using Serverless.Core.Scoring;
+using Serverless.Scoring;
 using Serverless.Core.Storage;
 using Serverless.Core.Serving;
 

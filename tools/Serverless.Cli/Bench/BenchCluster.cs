@@ -174,8 +174,8 @@ internal sealed class BenchCluster : IAsyncDisposable
         var all = new List<Core.Observability.ShardStats>();
         foreach (var shard in State.Shards)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(shard.Url), "/" + Core.Observability.DashboardService.StatsPath));
-            request.Headers.TryAddWithoutValidation(Core.Routing.ShardHeaders.InternalKey, State.InternalKey);
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(shard.Url), "/" + Serverless.Routing.DashboardService.StatsPath));
+            request.Headers.TryAddWithoutValidation(Serverless.Routing.ShardHeaders.InternalKey, State.InternalKey);
             try
             {
                 using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);

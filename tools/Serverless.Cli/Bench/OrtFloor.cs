@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
-using Serverless.Core.Scoring;
+using Serverless.Scoring;
 using Serverless.ModelBuilder;
 
 namespace Serverless.Cli.Bench;

@@ -3,6 +3,7 @@ using Serverless.Cli.Cluster;
 using Serverless.Core.Placement;
 using Serverless.Core.Registry;
 using Serverless.Core.Storage;
+using Serverless.Publishing;
 
 namespace Serverless.Cli.Commands;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Serverless.Core.Hosting;
-using Serverless.Core.Routing;
+using Serverless.Http.Hosting;
+using Serverless.Routing;
 using Serverless.Core.Storage;
 
 namespace Serverless.Cli.Commands;

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.CommandLine;
 using Serverless.Cli.Publishing;
 using Serverless.Core.Naming;
-using Serverless.Core.Publishing;
+using Serverless.Publishing;
 using Serverless.Core.Registry;
 using Spectre.Console;
 

@@ -5,6 +5,7 @@ using Serverless.Cli.Cluster;
 using Serverless.Core.Observability;
 using Spectre.Console;
 using Spectre.Console.Rendering;
+using Serverless.Routing;
 
 namespace Serverless.Cli.Commands;
 

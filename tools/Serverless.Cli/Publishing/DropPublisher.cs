@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Azure.Storage.Blobs.Models;
 using Serverless.Core.Naming;
-using Serverless.Core.Publishing;
+using Serverless.Publishing;
 using Serverless.Core.Registry;
 using Serverless.Core.Storage;
 

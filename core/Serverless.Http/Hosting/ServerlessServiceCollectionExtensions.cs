@@ -1,0 +1,138 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Serverless.Http;
+using Serverless.Core.Observability;
+using Serverless.Core.Placement;
+using Serverless.Publishing;
+using Serverless.Core.Registry;
+using Serverless.Routing;
+using Serverless.Scoring;
+using Serverless.Core.Sharding;
+using Serverless.Core.Storage;
+using Serverless.Core.Tenancy;
+
+namespace Serverless.Http.Hosting;
+
+/// <summary>
+/// The service registrations of each app. The Functions <c>Program.cs</c> and the local host call the
+/// same method, so both run the same objects behind the same function classes.
+/// </summary>
+public static class ServerlessServiceCollectionExtensions
+{
+    /// <summary>Storage, registry and the shared caches every app uses.</summary>
+    public static IServiceCollection AddServerlessStorage(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddMemoryCache();
+        services.AddMetrics();
+        services.AddServerlessObservability(configuration);
+        // Only a shard has a session cache; a factory, so an app without one still validates its services.
+        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<ShardStatsReporter>(sp));
+        services.TryAddSingleton<DashboardService>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<StorageClients>();
+        services.TryAddSingleton<RegistryEpochs>();
+        services.TryAddSingleton(sp => new ModelRegistry(sp.GetRequiredService<StorageClients>(), sp.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>(), sp.GetRequiredService<RegistryEpochs>()));
+        services.TryAddSingleton<ModelCatalog>();
+        return services;
+    }
+
+    /// <summary>A shard app: session cache, loader, scoring, heartbeat.</summary>
+    public static IServiceCollection AddServerlessShard(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddServerlessStorage(configuration);
+        services.AddOptions<ShardOptions>().Bind(configuration.GetSection(ShardOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<OrtOptions>().Bind(configuration.GetSection(OrtOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<OrtRuntime>();
+        services.TryAddSingleton<SessionCache>();
+        services.TryAddSingleton<MemoryPressureMonitor>();
+        services.TryAddSingleton<ModelDiskTier>();
+        services.TryAddSingleton<ModelLoader>();
+        services.TryAddSingleton<ScoringService>();
+        services.TryAddSingleton<ShardCallerAuthenticator>();
+        services.TryAddSingleton<ModelTraffic>();
+        services.TryAddSingleton<HotModelTracker>();
+        services.TryAddSingleton<ShardReadiness>();
+        services.TryAddSingleton<ShardEndpoints>();
+        services.AddOptions<ScalingOptions>().Bind(configuration.GetSection(ScalingOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddServerlessInternalKey(configuration, "shard");
+        services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));
+        services.AddHostedService<RegistryEpochPoller>();
+        services.AddHostedService<ShardHeartbeatService>();
+        services.AddHostedService<ModelAutoscaler>();
+        services.AddHostedService<ShardWarmupService>();
+        return services;
+    }
+
+    /// <summary>The router app: tenants, placement, forwarding over pooled connections.</summary>
+    public static IServiceCollection AddServerlessRouter(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddServerlessStorage(configuration);
+        services.AddOptions<RouterOptions>().Bind(configuration.GetSection(RouterOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<ReplicaSelector>();
+        services.TryAddSingleton<RetryBudget>();
+        services.TryAddSingleton<TenantRateLimiter>();
+        services.TryAddSingleton<ShardForwarder>();
+        services.TryAddSingleton<RouterService>();
+        services.TryAddSingleton<RouterEndpoints>();
+        services.AddHostedService<RegistryEpochPoller>();
+        services.AddServerlessInternalKey(configuration, "router");
+        var connectTimeout = configuration.GetSection(RouterOptions.SectionName).GetValue(nameof(RouterOptions.ConnectTimeoutSeconds), 2);
+        services.AddServerlessLifecycle(TimeSpan.FromSeconds(connectTimeout));
+        return services;
+    }
+
+    /// <summary>The publisher app: validation with ONNX Runtime, storage, registry.</summary>
+    public static IServiceCollection AddServerlessPublisher(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddServerlessStorage(configuration);
+        services.AddOptions<PublisherOptions>().Bind(configuration.GetSection(PublisherOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<OrtRuntime>();
+        services.TryAddSingleton<ModelPublisher>();
+        services.AddServerlessInternalKey(configuration, "publisher");
+        services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));
+        return services;
+    }
+
+    /// <summary>
+    /// The internal key (section <c>Internal</c>) every caller of shards sends and every shard checks; the
+    /// apps also log a warning at start when it is not set. <paramref name="app"/>: <c>shard</c>, <c>router</c>,
+    /// <c>publisher</c>, or null for a tool (no start-up check).
+    /// </summary>
+    public static IServiceCollection AddServerlessInternalKey(this IServiceCollection services, IConfiguration configuration, string? app)
+    {
+        services.AddOptions<InternalKeyOptions>().Bind(configuration.GetSection(InternalKeyOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        if (app is not null)
+        {
+            services.AddSingleton<IHostedService>(sp => ActivatorUtilities.CreateInstance<InternalKeyStartupCheck>(sp, app));
+        }
+
+        return services;
+    }
+
+    /// <summary>
+    /// Tenants, placement and the model lifecycle (aliases with warm-up, retire, delete): what the
+    /// router, the publisher and the CLI need to find and call a model's replicas.
+    /// </summary>
+    public static IServiceCollection AddServerlessLifecycle(this IServiceCollection services, TimeSpan connectTimeout)
+    {
+        services.TryAddSingleton<TenantStore>();
+        services.TryAddSingleton<PlacementStore>();
+        services.TryAddSingleton<ShardDirectory>();
+        services.TryAddSingleton<ReplicaResolver>();
+        services.TryAddSingleton<ReplicaWarmer>();
+        services.TryAddSingleton<ModelLifecycle>();
+        if (!services.Any(d => d.ServiceType == typeof(ShardClientMarker)))
+        {
+            services.AddSingleton<ShardClientMarker>();
+            services.AddShardHttpClient(connectTimeout);
+        }
+
+        return services;
+    }
+
+    /// <summary>Marks that the shard HTTP client is registered, so it is registered once.</summary>
+    private sealed class ShardClientMarker;
+}

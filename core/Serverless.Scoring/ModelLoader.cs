@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using Serverless.Core.Registry;
+using Serverless.Core.Storage;
+
+namespace Serverless.Scoring;
+
+/// <summary>Loads a registered model version from Blob <c>models</c> into an ONNX Runtime session.</summary>
+public sealed partial class ModelLoader
+{
+    /// <summary>The estimate's allowance for a session's own state beyond its weights.</summary>
+    private const long FixedOverheadBytes = 64 * 1024;
+
+    /// <summary>
+    /// What a session keeps on the .NET heap beside its native memory, added to the measured native bytes:
+    /// the <see cref="ModelSession"/> with its input/output metadata, the cache entry, the registry rows, the
+    /// per-model limiter and traffic counters. Estimated from the density bench (the shard's RSS growth per
+    /// model less the native bytes measured per session), not measured per load.
+    /// </summary>
+    public const long ManagedBytesPerSession = 16 * 1024;
+
+    /// <summary>
+    /// The estimate for a session of a model file of <paramref name="fileBytes"/>, where it cannot be measured
+    /// (device memory; platforms without glibc) and for the GPU pool's check at publish: twice the file (the
+    /// weights once as read, once as ORT's initializers) plus a fixed overhead for the session's own state.
+    /// </summary>
+    public static long ChargeFor(long fileBytes) => (fileBytes * 2) + FixedOverheadBytes;
+
+    /// <summary>
+    /// Whether a measured figure can be the session's own: at least the file (the initializers are copied out of
+    /// it) and at most four times the estimate. Outside that, another thread's allocations or frees moved the C
+    /// heap during the measurement (a creation beside it, a large free), and the estimate is the better charge.
+    /// </summary>
+    public static bool IsPlausible(long measuredBytes, long fileBytes) =>
+        measuredBytes >= fileBytes && measuredBytes <= 4 * ChargeFor(fileBytes);
+
+    /// <summary>At most this many reads started ahead of their registry row at once (<see cref="Prefetch"/>).</summary>
+    private const int MaxPrefetches = 8;
+
+    /// <summary>How long bytes read ahead wait for the load that would use them before they are dropped.</summary>
+    private static readonly TimeSpan PrefetchKeptFor = TimeSpan.FromSeconds(10);
+
+    private readonly StorageClients _storage;
+    private readonly ConcurrentDictionary<string, Task<(byte[] Bytes, string Source)>> _prefetches = new(StringComparer.Ordinal);
+    private readonly OrtRuntime _runtime;
+    private readonly ModelDiskTier _diskTier;
+    private readonly ILogger<ModelLoader> _logger;
+    private readonly Histogram<double> _loadTime;
+
+    public ModelLoader(StorageClients storage, OrtRuntime runtime, ModelDiskTier diskTier, IMeterFactory meterFactory, ILogger<ModelLoader> logger)
+    {
+        _storage = storage;
+        _runtime = runtime;
+        _diskTier = diskTier;
+        _logger = logger;
+        _loadTime = meterFactory.Create("Serverless.Shard").CreateHistogram<double>("serverless.load.duration", "ms");
+    }
+
+    /// <summary>
+    /// Starts reading a model version's bytes (disk tier, else Blob) before its registry row is read: the blob name
+    /// is content-addressed (<see cref="Naming.ModelNames.ModelBlobName"/>), so a shard that has the hash from the
+    /// router (<c>x-serverless-model-sha256</c>) knows where the bytes are, and a model's first request overlaps its
+    /// registry read with its download instead of doing one after the other. <see cref="LoadAsync"/> uses the bytes
+    /// only if the row it is given names that same blob; bytes no load takes are dropped after a few seconds.
+    /// </summary>
+    public void Prefetch(string blobName, string sha256)
+    {
+        if (_prefetches.Count >= MaxPrefetches || _prefetches.ContainsKey(blobName))
+        {
+            return;
+        }
+
+        var read = ReadBytesAsync(blobName, sha256, CancellationToken.None);
+        if (_prefetches.TryAdd(blobName, read))
+        {
+            _ = ForgetUnusedAsync(blobName, read);
+        }
+    }
+
+    /// <summary>Loads from the disk tier when the bytes are there, else from Blob (and keeps them on disk).</summary>
+    public async Task<ModelSession> LoadAsync(ModelVersionEntity version, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        (byte[] Bytes, string Source)? read = null;
+        if (_prefetches.TryRemove(version.BlobName, out var prefetch))
+        {
+            try
+            {
+                read = await prefetch.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // The read ahead failed: read again here, where a failure is the request's to report.
+            }
+        }
+
+        var (bytes, source) = read ?? await ReadBytesAsync(version.BlobName, version.Sha256, cancellationToken).ConfigureAwait(false);
+        var session = _runtime.CreateMeasuredSession(bytes, out var nativeBytes);
+        // Host memory is charged what the session measurably keeps; device memory (CUDA) is not in the C
+        // heap, so a GPU session is charged the estimate.
+        var measured = _runtime.ExecutionProvider == OrtRuntime.CpuProvider && IsPlausible(nativeBytes, bytes.LongLength);
+        var charge = measured ? nativeBytes + ManagedBytesPerSession : ChargeFor(bytes.LongLength);
+        var loaded = new ModelSession(version.Model, version.Version, session, charge) { LoadSource = source, SizeMeasured = measured };
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        _loadTime.Record(elapsed, new KeyValuePair<string, object?>("source", source));
+        LogLoaded(version.Tenant, version.Model, version.Version, bytes.LongLength, source, elapsed, charge, measured ? "measured" : "estimated", read is null ? "" : "; bytes read ahead of the registry row");
+        if (source == ModelSession.FromBlob)
+        {
+            // Off the request's path: the waiting requests need the session, not the disk write.
+            _ = Task.Run(() => _diskTier.WriteAsync(version.Sha256, bytes, CancellationToken.None), CancellationToken.None);
+        }
+
+        return loaded;
+    }
+
+    private async Task<(byte[] Bytes, string Source)> ReadBytesAsync(string blobName, string sha256, CancellationToken cancellationToken)
+    {
+        if (await _diskTier.TryReadAsync(sha256, cancellationToken).ConfigureAwait(false) is { } kept)
+        {
+            return (kept, ModelSession.FromDisk);
+        }
+
+        var content = await _storage.Models.GetBlobClient(blobName).DownloadContentAsync(cancellationToken).ConfigureAwait(false);
+        return (content.Value.Content.ToArray(), ModelSession.FromBlob);
+    }
+
+    private async Task ForgetUnusedAsync(string blobName, Task<(byte[] Bytes, string Source)> read)
+    {
+        try
+        {
+            await read.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A failed read ahead is only dropped; the load reads again and reports.
+        }
+
+        await Task.Delay(PrefetchKeptFor).ConfigureAwait(false);
+        _prefetches.TryRemove(new KeyValuePair<string, Task<(byte[] Bytes, string Source)>>(blobName, read));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Tenant}/{Model}/{Version} ({Bytes} bytes) from {Source} in {ElapsedMs:F1} ms; charged {ChargedBytes} bytes ({Charge}){ReadAhead}")]
+    private partial void LogLoaded(string tenant, string model, string version, long bytes, string source, double elapsedMs, long chargedBytes, string charge, string readAhead);
+}

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Serverless.Scoring;
+using Serverless.Core.Sharding;
+
+namespace Serverless.Scoring;
+
+/// <summary>
+/// Prewarm: when an instance starts, it loads the models its shard served most (the list the previous
+/// instance left in the shard's row) within a time budget, and only then reports ready — so a scale-out
+/// instance or a restarted one answers hot models without a cold load. The Premium plan's warmup trigger
+/// runs before an instance takes traffic; this service is that step, in the host-neutral form.
+/// </summary>
+public sealed partial class ShardWarmupService : BackgroundService
+{
+    private readonly ShardDirectory _directory;
+    private readonly ScoringService _scoring;
+    private readonly ShardReadiness _readiness;
+    private readonly ShardOptions _options;
+    private readonly ILogger<ShardWarmupService> _logger;
+
+    public ShardWarmupService(ShardDirectory directory, ScoringService scoring, ShardReadiness readiness, IOptions<ShardOptions> options, ILogger<ShardWarmupService> logger)
+    {
+        _directory = directory;
+        _scoring = scoring;
+        _readiness = readiness;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var loaded = 0;
+        var hot = Array.Empty<string>();
+        try
+        {
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            budget.CancelAfter(TimeSpan.FromSeconds(_options.PrewarmSeconds));
+            var row = await _directory.GetAsync(_options.Pool, _options.Id, budget.Token).ConfigureAwait(false);
+            hot = (row?.HotModels ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+            foreach (var key in hot.Take(_options.PrewarmModels))
+            {
+                var tilde = key.IndexOf('~', StringComparison.Ordinal);
+                if (tilde <= 0)
+                {
+                    continue;
+                }
+
+                _readiness.Report($"prewarming {loaded + 1} of {Math.Min(hot.Length, _options.PrewarmModels)} models");
+                var result = await _scoring.LoadAsync(key[..tilde], key[(tilde + 1)..], null, budget.Token).ConfigureAwait(false);
+                if (result.IsSuccess)
+                {
+                    loaded++;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            // Out of budget: ready with what is warm; the rest load on first use.
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogPrewarmFailed(e);
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        LogPrewarmed(loaded, hot.Length, elapsed);
+        _readiness.MarkReady($"prewarmed {loaded} of {hot.Length} hot models in {elapsed:F0} ms");
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Prewarmed {Loaded} of {Hot} hot models in {ElapsedMs:F0} ms")]
+    private partial void LogPrewarmed(int loaded, int hot, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Prewarm failed; the shard starts cold")]
+    private partial void LogPrewarmFailed(Exception exception);
+}

@@ -34,10 +34,10 @@ public sealed partial class RouterService
     private readonly InternalKeyOptions _internalKey;
     private readonly ILogger<RouterService> _logger;
 
-    public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, ReplicaSelector selector, RetryBudget retryBudget, TenantRateLimiter rateLimiter, IHttpMessageHandlerFactory handlerFactory, IOptions<RouterOptions> options, IOptions<InternalKeyOptions> internalKey, ILogger<RouterService> logger)
+    public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, ReplicaSelector selector, RetryBudget retryBudget, TenantRateLimiter rateLimiter, IHttpMessageHandlerFactory handlerFactory, IOptions<RouterOptions> options, IOptions<InternalKeyOptions> internalKey, TimeProvider time, ILogger<RouterService> logger)
     {
         _internalKey = internalKey.Value;
-        _verifiedKeys = new VerifiedApiKeys(tenants);
+        _verifiedKeys = new VerifiedApiKeys(tenants, time);
         _catalog = catalog;
         _replicas = replicas;
         _selector = selector;

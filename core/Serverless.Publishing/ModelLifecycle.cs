@@ -17,12 +17,14 @@ public sealed class ModelLifecycle
     private readonly StorageClients _storage;
     private readonly ModelRegistry _registry;
     private readonly ReplicaWarmer _warmer;
+    private readonly TimeProvider _time;
 
-    public ModelLifecycle(StorageClients storage, ModelRegistry registry, ReplicaWarmer warmer)
+    public ModelLifecycle(StorageClients storage, ModelRegistry registry, ReplicaWarmer warmer, TimeProvider time)
     {
         _storage = storage;
         _registry = registry;
         _warmer = warmer;
+        _time = time;
     }
 
     /// <summary>Points <paramref name="alias"/> at a Ready version, warming it on its replicas first.</summary>
@@ -109,13 +111,13 @@ public sealed class ModelLifecycle
                     {
                         var previous = row.Version;
                         row.Version = version;
-                        row.PublishedAt = DateTimeOffset.UtcNow;
+                        row.PublishedAt = _time.GetUtcNow();
                         await _storage.ModelsTable.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
                         return previous;
                     }
 
                     await _storage.ModelsTable.AddEntityAsync(
-                        new ModelVersionEntity { PartitionKey = key, RowKey = rowKey, Tenant = tenant, Model = model, Version = version, State = ModelStates.Ready, PublishedAt = DateTimeOffset.UtcNow },
+                        new ModelVersionEntity { PartitionKey = key, RowKey = rowKey, Tenant = tenant, Model = model, Version = version, State = ModelStates.Ready, PublishedAt = _time.GetUtcNow() },
                         cancellationToken).ConfigureAwait(false);
                     return null;
                 }

@@ -28,8 +28,9 @@ public sealed partial class ModelPublisher
     private readonly OrtRuntime _runtime;
     private readonly PublisherOptions _options;
     private readonly ILogger<ModelPublisher> _logger;
+    private readonly TimeProvider _time;
 
-    public ModelPublisher(StorageClients storage, ModelRegistry registry, ModelLifecycle lifecycle, OrtRuntime runtime, IOptions<PublisherOptions> options, ILogger<ModelPublisher> logger)
+    public ModelPublisher(StorageClients storage, ModelRegistry registry, ModelLifecycle lifecycle, OrtRuntime runtime, IOptions<PublisherOptions> options, TimeProvider time, ILogger<ModelPublisher> logger)
     {
         _storage = storage;
         _registry = registry;
@@ -37,6 +38,7 @@ public sealed partial class ModelPublisher
         _runtime = runtime;
         _options = options.Value;
         _logger = logger;
+        _time = time;
     }
 
     /// <summary>Publishes the dropped bytes of one model version.</summary>
@@ -149,7 +151,7 @@ public sealed partial class ModelPublisher
             Inputs = ModelRegistry.FormatTensors(inputs),
             Outputs = ModelRegistry.FormatTensors(outputs),
             Pool = manifest?.Gpu == true ? "gpu" : "cpu",
-            PublishedAt = DateTimeOffset.UtcNow,
+            PublishedAt = _time.GetUtcNow(),
             Description = manifest?.Description ?? "",
             Labels = manifest?.Labels is { } labels ? JsonSerializer.Serialize(labels, ManifestJsonContext.Default.DictionaryStringString) : "",
             MaxBatch = manifest?.MaxBatch ?? 0,
@@ -249,7 +251,7 @@ public sealed partial class ModelPublisher
             State = ModelStates.Rejected,
             Error = reason,
             Sha256 = sha,
-            PublishedAt = DateTimeOffset.UtcNow,
+            PublishedAt = _time.GetUtcNow(),
         };
         await _registry.UpsertAsync(row, cancellationToken).ConfigureAwait(false);
         return new PublishOutcome(ModelStates.Rejected, reason, row);

@@ -24,9 +24,9 @@ public sealed partial class RouterService
     private readonly RouterOptions _options;
     private readonly ILogger<RouterService> _logger;
 
-    public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, ShardForwarder forwarder, TenantRateLimiter rateLimiter, IOptions<RouterOptions> options, ILogger<RouterService> logger)
+    public RouterService(TenantStore tenants, ModelCatalog catalog, ReplicaResolver replicas, ShardForwarder forwarder, TenantRateLimiter rateLimiter, IOptions<RouterOptions> options, TimeProvider time, ILogger<RouterService> logger)
     {
-        _verifiedKeys = new VerifiedApiKeys(tenants);
+        _verifiedKeys = new VerifiedApiKeys(tenants, time);
         _catalog = catalog;
         _replicas = replicas;
         _forwarder = forwarder;

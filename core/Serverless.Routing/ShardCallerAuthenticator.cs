@@ -18,10 +18,10 @@ public sealed class ShardCallerAuthenticator
     private readonly VerifiedApiKeys _verifiedKeys;
     private readonly InternalKeyOptions _internalKey;
 
-    public ShardCallerAuthenticator(TenantStore tenants, IOptions<InternalKeyOptions> internalKey)
+    public ShardCallerAuthenticator(TenantStore tenants, IOptions<InternalKeyOptions> internalKey, TimeProvider time)
     {
         // Direct-mode callers present their key on every request: verified keys are remembered briefly.
-        _verifiedKeys = new VerifiedApiKeys(tenants);
+        _verifiedKeys = new VerifiedApiKeys(tenants, time);
         _internalKey = internalKey.Value;
     }
 

@@ -26,9 +26,11 @@ public sealed partial class ModelDiskTier
     private readonly ILogger<ModelDiskTier> _logger;
     private readonly Counter<long> _hits;
     private readonly SemaphoreSlim _trim = new(1, 1);
+    private readonly TimeProvider _time;
 
-    public ModelDiskTier(IOptions<ShardOptions> options, IMeterFactory meterFactory, ILogger<ModelDiskTier> logger)
+    public ModelDiskTier(IOptions<ShardOptions> options, IMeterFactory meterFactory, TimeProvider time, ILogger<ModelDiskTier> logger)
     {
+        _time = time;
         var o = options.Value;
         _budget = o.DiskTierBytes;
         _logger = logger;
@@ -66,7 +68,7 @@ public sealed partial class ModelDiskTier
                 return null;
             }
 
-            File.SetLastAccessTimeUtc(file, DateTime.UtcNow);
+            File.SetLastAccessTimeUtc(file, _time.GetUtcNow().UtcDateTime);
             _hits.Add(1);
             return bytes;
         }

@@ -1,7 +1,7 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
+using Serverless.Core.Concurrency;
 using Serverless.Core.Registry;
 using Serverless.Core.Storage;
 
@@ -43,7 +43,7 @@ public sealed partial class ModelLoader
     private static readonly TimeSpan PrefetchKeptFor = TimeSpan.FromSeconds(10);
 
     private readonly StorageClients _storage;
-    private readonly ConcurrentDictionary<string, Task<(byte[] Bytes, string Source)>> _prefetches = new(StringComparer.Ordinal);
+    private readonly SingleFlight<string, bool> _prefetches = new(StringComparer.Ordinal);
     private readonly OrtRuntime _runtime;
     private readonly ModelDiskTier _diskTier;
     private readonly ILogger<ModelLoader> _logger;
@@ -67,16 +67,13 @@ public sealed partial class ModelLoader
     /// </summary>
     public void Prefetch(string blobName, string sha256)
     {
-        if (_prefetches.Count >= MaxPrefetches || _prefetches.ContainsKey(blobName))
+        if (_prefetches.Count >= MaxPrefetches || _prefetches.IsRunning(blobName))
         {
             return;
         }
 
-        var read = ReadBytesAsync(blobName, sha256, CancellationToken.None);
-        if (_prefetches.TryAdd(blobName, read))
-        {
-            _ = ForgetUnusedAsync(blobName, read);
-        }
+        var read = new ReadAhead(ReadBytesAsync(blobName, sha256, CancellationToken.None));
+        _prefetches.TryStart(blobName, read, PrefetchKeptFor, static (_, keptFor, ahead) => ahead.KeepAsync(keptFor));
     }
 
     /// <summary>Loads from the disk tier when the bytes are there, else from Blob (and keeps them on disk).</summary>
@@ -84,11 +81,11 @@ public sealed partial class ModelLoader
     {
         var started = Stopwatch.GetTimestamp();
         (byte[] Bytes, string Source)? read = null;
-        if (_prefetches.TryRemove(version.BlobName, out var prefetch))
+        if (_prefetches.TryJoin<ReadAhead>(version.BlobName, out var prefetch) && prefetch.TryTake())
         {
             try
             {
-                read = await prefetch.WaitAsync(cancellationToken).ConfigureAwait(false);
+                read = await prefetch.Read.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -124,21 +121,6 @@ public sealed partial class ModelLoader
 
         var content = await _storage.Models.GetBlobClient(blobName).DownloadContentAsync(cancellationToken).ConfigureAwait(false);
         return (content.Value.Content.ToArray(), ModelSession.FromBlob);
-    }
-
-    private async Task ForgetUnusedAsync(string blobName, Task<(byte[] Bytes, string Source)> read)
-    {
-        try
-        {
-            await read.ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // A failed read ahead is only dropped; the load reads again and reports.
-        }
-
-        await Task.Delay(PrefetchKeptFor).ConfigureAwait(false);
-        _prefetches.TryRemove(new KeyValuePair<string, Task<(byte[] Bytes, string Source)>>(blobName, read));
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Tenant}/{Model}/{Version} ({Bytes} bytes) from {Source} in {ElapsedMs:F1} ms; charged {ChargedBytes} bytes ({Charge}){ReadAhead}")]

@@ -1,32 +1,22 @@
+using Serverless.Core.Concurrency;
+
 namespace Serverless.Scoring;
 
 /// <summary>
-/// One load of a model that every request missing it waits for (single flight). The load keeps a reference
-/// to its session for the waiters until the last of them has taken its own, so a session the cache refuses
-/// or evicts at once (one larger than the whole budget) is still the one session they all run on, not one
-/// load per waiter.
+/// One load of a model that every request missing it waits for (a flight of <see cref="SessionCache"/>'s
+/// <see cref="SingleFlight{TKey, TValue}"/>). The load keeps a reference to its session for the waiters until the
+/// last of them has taken its own, so a session the cache refuses or evicts at once (one larger than the whole
+/// budget) is still the one session they all run on, not one load per waiter. The waiters are the flight's
+/// callers: each is counted in before the load starts or as it joins, so none can be missed by <see cref="Hold"/>.
 /// </summary>
-internal sealed class PendingLoad
+internal sealed class PendingLoad : Flight<ModelSession>
 {
-    private readonly Lazy<Task<ModelSession>> _task;
     private ModelSession? _held;
-    private int _waiters;
-
-    public PendingLoad(Func<PendingLoad, Task<ModelSession>> start)
-    {
-        _task = new Lazy<Task<ModelSession>>(() => start(this));
-    }
-
-    /// <summary>The load (started by the first waiter that asks).</summary>
-    public Task<ModelSession> Task => _task.Value;
-
-    /// <summary>Counts a waiter in; before it waits.</summary>
-    public void Join() => Interlocked.Increment(ref _waiters);
 
     /// <summary>Counts a waiter out, once it holds its own reference (or gave up); the last one lets go of the load's.</summary>
     public void Leave()
     {
-        if (Interlocked.Decrement(ref _waiters) == 0)
+        if (CountOut() == 0)
         {
             Interlocked.Exchange(ref _held, null)?.Release();
         }
@@ -36,7 +26,7 @@ internal sealed class PendingLoad
     public void Hold(ModelSession session)
     {
         Volatile.Write(ref _held, session);
-        if (Volatile.Read(ref _waiters) == 0)
+        if (Callers == 0)
         {
             // Every waiter gave up before the load finished.
             Interlocked.Exchange(ref _held, null)?.Release();

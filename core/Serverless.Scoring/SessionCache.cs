@@ -1,7 +1,7 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
+using Serverless.Core.Concurrency;
 using Serverless.Core.Sharding;
 
 namespace Serverless.Scoring;
@@ -26,7 +26,7 @@ public sealed class SessionCache : IDisposable
 
     private readonly MemoryCache _cache;
     private readonly long _budget;
-    private readonly ConcurrentDictionary<string, PendingLoad> _loads = new(StringComparer.Ordinal);
+    private readonly SingleFlight<string, ModelSession> _loads = new(StringComparer.Ordinal);
     private readonly PostEvictionCallbackRegistration _onEvicted;
     private readonly Counter<long> _hits;
     private readonly Counter<long> _misses;
@@ -80,8 +80,9 @@ public sealed class SessionCache : IDisposable
         }
 
         _misses.Add(1);
-        var pending = _loads.GetOrAdd(key, k => new PendingLoad(p => LoadAndInsertAsync(k, load, use, p)));
-        pending.Join();
+        // Counted in as a waiter of the load in progress, or of the one this starts.
+        var pending = _loads.JoinOrStart<PendingLoad, (SessionCache Cache, Func<CancellationToken, Task<ModelSession>> Load, SessionUse Use)>(
+            key, (this, load, use), static (k, s, p) => s.Cache.LoadAndInsertAsync(k, s.Load, s.Use, p));
         ModelSession session;
         bool acquired;
         try
@@ -124,30 +125,25 @@ public sealed class SessionCache : IDisposable
         _cache.Dispose();
     }
 
+    /// <summary>
+    /// The load every waiter shares. Its key stays in <see cref="_loads"/> until it ends, i.e. after the insert, so
+    /// no request misses both the cache and the load; a failed load is forgotten and retried.
+    /// </summary>
     private async Task<ModelSession> LoadAndInsertAsync(string key, Func<CancellationToken, Task<ModelSession>> load, SessionUse use, PendingLoad pending)
     {
-        try
+        // A load is shared by every waiter, so no single request's token may cancel it.
+        var session = await Task.Run(() => load(CancellationToken.None)).ConfigureAwait(false);
+        Interlocked.Increment(ref _loadCount);
+        // A reference for the waiters (on top of the cache entry's), until the last has its own.
+        session.TryAcquire();
+        pending.Hold(session);
+        if (use == SessionUse.Warmup)
         {
-            // A load is shared by every waiter, so no single request's token may cancel it.
-            var session = await Task.Run(() => load(CancellationToken.None)).ConfigureAwait(false);
-            Interlocked.Increment(ref _loadCount);
-            // A reference for the waiters (on top of the cache entry's), until the last has its own.
-            session.TryAcquire();
-            pending.Hold(session);
-            if (use == SessionUse.Warmup)
-            {
-                session.MarkNeverUsed();
-            }
+            session.MarkNeverUsed();
+        }
 
-            Insert(key, session, use == SessionUse.Warmup ? CacheItemPriority.Low : CacheItemPriority.Normal);
-            return session;
-        }
-        finally
-        {
-            // Only this load's entry can be under the key while it runs, so removing by key is safe; it
-            // happens after the insert, so no request misses both; a failed load is forgotten and retried.
-            _loads.TryRemove(key, out _);
-        }
+        Insert(key, session, use == SessionUse.Warmup ? CacheItemPriority.Low : CacheItemPriority.Normal);
+        return session;
     }
 
     /// <summary>Puts a session in the cache; the entry owns the session's current reference (one per entry).</summary>

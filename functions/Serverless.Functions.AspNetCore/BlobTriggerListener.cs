@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Serverless.Core.Storage;
 
 namespace Serverless.Functions.AspNetCore;
 
@@ -41,16 +42,18 @@ internal sealed partial class BlobTriggerListener : BackgroundService
     private readonly FunctionInvoker _invoker;
     private readonly IServiceProvider _services;
     private readonly ILogger<BlobTriggerListener> _logger;
+    private readonly TimeProvider _time;
     private readonly BlobContainerClient _container;
     private readonly BlobContainerClient _receipts;
     private readonly string _prefix;
     private readonly Regex _pattern;
     private readonly Dictionary<string, ETag> _handled = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, DateTime> _retryAt = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _retryAt = new(StringComparer.Ordinal);
 
-    public BlobTriggerListener(FunctionMethod function, IServiceProvider services, IConfiguration configuration, IOptions<BlobTriggerOptions> options, ILogger<BlobTriggerListener> logger)
+    public BlobTriggerListener(FunctionMethod function, IServiceProvider services, IConfiguration configuration, IOptions<BlobTriggerOptions> options, TimeProvider time, ILogger<BlobTriggerListener> logger)
     {
+        _time = time;
         var trigger = (BlobTriggerAttribute)function.Trigger;
         _scanInterval = TimeSpan.FromSeconds(options.Value.ScanIntervalSeconds);
         _maxScanInterval = TimeSpan.FromSeconds(options.Value.MaxScanIntervalSeconds);
@@ -105,12 +108,12 @@ internal sealed partial class BlobTriggerListener : BackgroundService
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 LogPollFailed(e, _container.Name);
-                await Task.Delay(StartRetryInterval, stoppingToken).ConfigureAwait(false);
+                await Task.Delay(StartRetryInterval, _time, stoppingToken).ConfigureAwait(false);
             }
         }
 
         // One loop handles both ways in, so the receipts and retry state need no locks.
-        var nextScan = DateTime.UtcNow;
+        var nextScan = _time.GetUtcNow();
         while (!stoppingToken.IsCancellationRequested)
         {
             while (_notices.Reader.TryRead(out var blobName))
@@ -126,9 +129,9 @@ internal sealed partial class BlobTriggerListener : BackgroundService
                 }
             }
 
-            if (DateTime.UtcNow >= nextScan)
+            if (_time.GetUtcNow() >= nextScan)
             {
-                var started = DateTime.UtcNow;
+                var started = _time.GetUtcNow();
                 var found = false;
                 try
                 {
@@ -140,14 +143,15 @@ internal sealed partial class BlobTriggerListener : BackgroundService
                     LogPollFailed(e, _container.Name);
                 }
 
-                nextScan = DateTime.UtcNow + NextScanDelay(DateTime.UtcNow - started, found);
+                nextScan = _time.GetUtcNow() + NextScanDelay(_time.GetUtcNow() - started, found);
             }
 
-            var wait = nextScan - DateTime.UtcNow;
+            var wait = nextScan - _time.GetUtcNow();
             if (wait > TimeSpan.Zero)
             {
-                using var waiting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                waiting.CancelAfter(wait);
+                // The wait runs on the host's clock, as every other time here does.
+                using var due = new CancellationTokenSource(wait, _time);
+                using var waiting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, due.Token);
                 try
                 {
                     await _notices.Reader.WaitToReadAsync(waiting.Token).ConfigureAwait(false);
@@ -170,7 +174,7 @@ internal sealed partial class BlobTriggerListener : BackgroundService
         var delay = found ? _scanInterval : TimeSpan.FromTicks(Math.Clamp(scanTook.Ticks * ScanCostMultiple, _scanInterval.Ticks, _maxScanInterval.Ticks));
         foreach (var retryAt in _retryAt.Values)
         {
-            var untilRetry = retryAt - DateTime.UtcNow;
+            var untilRetry = retryAt - _time.GetUtcNow();
             if (untilRetry < delay)
             {
                 delay = untilRetry < _scanInterval ? _scanInterval : untilRetry;
@@ -237,7 +241,7 @@ internal sealed partial class BlobTriggerListener : BackgroundService
             return false;
         }
 
-        if (_retryAt.TryGetValue(blobName, out var retryAt) && DateTime.UtcNow < retryAt)
+        if (_retryAt.TryGetValue(blobName, out var retryAt) && _time.GetUtcNow() < retryAt)
         {
             return false;
         }
@@ -249,7 +253,8 @@ internal sealed partial class BlobTriggerListener : BackgroundService
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            var outage = IsStorageOutage(e);
+            // An outage (StorageFaults' one classification, shared with the request path) is not the blob's fault.
+            var outage = StorageFaults.IsTransient(e, cancellationToken);
             LogInvocationFailed(e, _invoker.Name, blobName, attempt);
             if (!outage)
             {
@@ -258,7 +263,7 @@ internal sealed partial class BlobTriggerListener : BackgroundService
 
             if (outage || attempt < MaxAttempts)
             {
-                _retryAt[blobName] = DateTime.UtcNow + TimeSpan.FromSeconds(Math.Min(30, 1 << Math.Min(attempt - 1, 5)));
+                _retryAt[blobName] = _time.GetUtcNow() + TimeSpan.FromSeconds(Math.Min(30, 1 << Math.Min(attempt - 1, 5)));
                 return true;
             }
         }
@@ -269,16 +274,6 @@ internal sealed partial class BlobTriggerListener : BackgroundService
         _handled[blobName] = etag;
         return true;
     }
-
-    /// <summary>Storage unreachable or failing on its side (transport error, 408, 429, 5xx), possibly wrapped by the invoker or the SDK's retries.</summary>
-    private static bool IsStorageOutage(Exception exception) => exception switch
-    {
-        RequestFailedException failed => failed.Status is 0 or 408 or 429 or >= 500,
-        AggregateException aggregate => aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(IsStorageOutage),
-        System.Reflection.TargetInvocationException { InnerException: { } inner } => IsStorageOutage(inner),
-        HttpRequestException or IOException => true,
-        _ => false,
-    };
 
     private async Task InvokeAsync(string blobName, ETag etag, Match match, CancellationToken cancellationToken)
     {

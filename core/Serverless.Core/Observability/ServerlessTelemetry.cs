@@ -65,7 +65,6 @@ public static class ServerlessTelemetry
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddMetrics();
-        services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RequestWindow>();
         services.TryAddSingleton<ServerlessMetrics>();
         services.TryAddSingleton<ShardMeterTotals>();

@@ -12,10 +12,10 @@ public sealed class PlacementStore
     private readonly StorageClients _storage;
     private readonly LastKnownGoodCache _reads;
 
-    public PlacementStore(StorageClients storage, IMemoryCache cache)
+    public PlacementStore(StorageClients storage, IMemoryCache cache, TimeProvider time)
     {
         _storage = storage;
-        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, TimeProvider.System, storage.RequestWait);
+        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, time, storage.RequestWait);
     }
 
     /// <summary>The model's override row, or null when its placement is purely hashed.</summary>

@@ -28,17 +28,17 @@ public sealed class ModelRegistry
     private readonly RegistryEpochs? _epochs;
 
     /// <summary>Without change notification: rows are re-read after their 2 s freshness (tools, tests).</summary>
-    public ModelRegistry(StorageClients storage, IMemoryCache cache)
-        : this(storage, cache, null)
+    public ModelRegistry(StorageClients storage, IMemoryCache cache, TimeProvider time)
+        : this(storage, cache, null, time)
     {
     }
 
     /// <summary>With change notification: rows stay valid while their tenant's epoch does (the apps).</summary>
-    public ModelRegistry(StorageClients storage, IMemoryCache cache, RegistryEpochs? epochs)
+    public ModelRegistry(StorageClients storage, IMemoryCache cache, RegistryEpochs? epochs, TimeProvider time)
     {
         _storage = storage;
         _epochs = epochs;
-        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, TimeProvider.System, storage.RequestWait);
+        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, time, storage.RequestWait);
     }
 
     /// <summary>All rows (versions and aliases) of one model, possibly a moment old.</summary>

@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Caching.Memory;
+using Serverless.Core.Concurrency;
 using Serverless.Core.Serving;
 
 namespace Serverless.Core.Storage;
@@ -40,7 +40,9 @@ public sealed class LastKnownGoodCache
 
     private readonly IMemoryCache _cache;
     private readonly TimeSpan _requestWait;
-    private readonly ConcurrentDictionary<string, object> _reading = new(StringComparer.Ordinal);
+    // One group for values of every type: a key always holds values of one type, so each read's boxed value
+    // (reference types are not boxed) is cast back by the callers of that key.
+    private readonly SingleFlight<string, object?> _reading = new(StringComparer.Ordinal);
     private readonly StorageOutageBreaker _breaker;
     private readonly TimeProvider _time;
 
@@ -131,7 +133,7 @@ public sealed class LastKnownGoodCache
             // or a request and the prefetch started for it (ReplicaResolver.Prefetch), make one storage read.
             var read = JoinOrStartRead(key, freshFor, absentFor, currentStamp, load);
             // A read that is done (or lands within the wait) costs no timer; one still going past it is an outage to this caller.
-            return read.IsCompleted ? await read.ConfigureAwait(false) : await read.WaitAsync(_requestWait, _time, cancellationToken).ConfigureAwait(false);
+            return (T)(read.IsCompleted ? await read.ConfigureAwait(false) : await read.WaitAsync(_requestWait, _time, cancellationToken).ConfigureAwait(false))!;
         }
         catch (TimeoutException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -145,44 +147,37 @@ public sealed class LastKnownGoodCache
     }
 
     /// <summary>The read of <paramref name="key"/> in progress, or a new one (single flight).</summary>
-    private Task<T> JoinOrStartRead<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, string? stamp, Func<CancellationToken, Task<T>> load)
-    {
-        // Lazy: of two callers racing to add the read, only the one added starts.
-        var read = (Lazy<Task<T>>)_reading.GetOrAdd(key, _ => new Lazy<Task<T>>(() => ReadSharedAsync(key, freshFor, absentFor, stamp, load)));
-        return read.Value;
-    }
+    private Task<object?> JoinOrStartRead<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, string? stamp, Func<CancellationToken, Task<T>> load) =>
+        _reading.JoinOrStart(
+            key,
+            (Cache: this, FreshFor: freshFor, AbsentFor: absentFor, Stamp: stamp, Load: load),
+            static (k, s) => s.Cache.ReadSharedAsync(k, s.FreshFor, s.AbsentFor, s.Stamp, s.Load));
 
     /// <summary>
     /// The one read of a key that every caller waits on (requests, refresh-ahead, the breaker's probe): it counts
     /// against or for the breaker and keeps what it read. It runs on its own timeout rather than a caller's token,
-    /// so a caller that gives up does not fail the others; each waits within its own.
+    /// so a caller that gives up does not fail the others; each waits within its own. The key is free again once
+    /// it ends (after the store), so no caller misses both the value and the read.
     /// </summary>
-    private async Task<T> ReadSharedAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, string? stamp, Func<CancellationToken, Task<T>> load)
+    private async Task<object?> ReadSharedAsync<T>(string key, TimeSpan freshFor, TimeSpan? absentFor, string? stamp, Func<CancellationToken, Task<T>> load)
     {
-        try
+        T value;
+        using (var timeout = new CancellationTokenSource(SharedReadTimeout))
         {
-            T value;
-            using (var timeout = new CancellationTokenSource(SharedReadTimeout))
+            try
             {
-                try
-                {
-                    value = await load(timeout.Token).ConfigureAwait(false);
-                }
-                catch (Exception e) when (StorageFaults.IsTransient(e, CancellationToken.None))
-                {
-                    _breaker.Failed(_time.GetUtcNow());
-                    throw;
-                }
+                value = await load(timeout.Token).ConfigureAwait(false);
             }
+            catch (Exception e) when (StorageFaults.IsTransient(e, CancellationToken.None))
+            {
+                _breaker.Failed(_time.GetUtcNow());
+                throw;
+            }
+        }
 
-            _breaker.Succeeded();
-            Store(key, value, freshFor, absentFor, stamp);
-            return value;
-        }
-        finally
-        {
-            _reading.TryRemove(key, out _);
-        }
+        _breaker.Succeeded();
+        Store(key, value, freshFor, absentFor, stamp);
+        return value;
     }
 
     /// <summary>The last value read for <paramref name="key"/>, fresh or not (false when none is kept).</summary>

@@ -17,10 +17,10 @@ public sealed class TenantStore
     private readonly StorageClients _storage;
     private readonly LastKnownGoodCache _reads;
 
-    public TenantStore(StorageClients storage, IMemoryCache cache)
+    public TenantStore(StorageClients storage, IMemoryCache cache, TimeProvider time)
     {
         _storage = storage;
-        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, TimeProvider.System, storage.RequestWait);
+        _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, time, storage.RequestWait);
     }
 
     /// <summary>Creates the tenant if needed and adds a new API key to it; returns the key (shown once).</summary>

@@ -29,8 +29,8 @@ public sealed class VerifiedApiKeys
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Entry>.AlternateLookup<ReadOnlySpan<char>> _byName;
 
-    public VerifiedApiKeys(TenantStore tenants)
-        : this((tenants ?? throw new ArgumentNullException(nameof(tenants))).AuthenticateAsync, TimeProvider.System)
+    public VerifiedApiKeys(TenantStore tenants, TimeProvider time)
+        : this((tenants ?? throw new ArgumentNullException(nameof(tenants))).AuthenticateAsync, time)
     {
     }
 

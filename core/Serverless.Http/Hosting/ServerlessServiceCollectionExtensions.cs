@@ -34,7 +34,7 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<StorageClients>();
         services.TryAddSingleton<RegistryEpochs>();
-        services.TryAddSingleton(sp => new ModelRegistry(sp.GetRequiredService<StorageClients>(), sp.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>(), sp.GetRequiredService<RegistryEpochs>()));
+        services.TryAddSingleton(sp => new ModelRegistry(sp.GetRequiredService<StorageClients>(), sp.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>(), sp.GetRequiredService<RegistryEpochs>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<ModelCatalog>();
         return services;
     }

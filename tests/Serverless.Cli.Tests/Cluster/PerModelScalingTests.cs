@@ -69,7 +69,7 @@ public sealed class PerModelScalingTests
         {
             await Task.Delay(500);
             using var cache = new Microsoft.Extensions.Caching.Memory.MemoryCache(new Microsoft.Extensions.Caching.Memory.MemoryCacheOptions());
-            replicas = (await new Serverless.Core.Placement.PlacementStore(cluster.Storage, cache).GetAsync("scaling", "hot", CancellationToken.None))?.Replicas ?? 1;
+            replicas = (await new Serverless.Core.Placement.PlacementStore(cluster.Storage, cache, TimeProvider.System).GetAsync("scaling", "hot", CancellationToken.None))?.Replicas ?? 1;
         }
 
         Assert.AreEqual(1, replicas, "after the quiet period the model is back to one replica");

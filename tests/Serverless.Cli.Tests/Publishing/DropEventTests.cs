@@ -51,7 +51,7 @@ public sealed class DropEventTests
         Assert.AreEqual(400, notJson);
         StringAssert.Contains((string?)notJsonBody!["error"], "not JSON");
 
-        var (noUrl, noUrlBody) = await PostAsync(http, webhook, """[{"eventType":"Microsoft.Storage.BlobCreated","data":{}}]""");
+        var (noUrl, noUrlBody) = await PostAsync(http, webhook, """[{"id":"1","subject":"/blobServices/default/containers/c/blobs/b","eventTime":"2026-12-01T00:00:00Z","dataVersion":"1","eventType":"Microsoft.Storage.BlobCreated","data":{}}]""");
         Assert.AreEqual(400, noUrl);
         StringAssert.Contains((string?)noUrlBody!["error"], "data.url");
 

@@ -20,7 +20,7 @@ public sealed class ShardCallerAuthenticatorTests
         cache = new MemoryCache(new MemoryCacheOptions());
         // A connection string that is never used: the paths tested here make no storage call.
         var storage = new StorageClients(Options.Create(new StorageOptions { ConnectionString = "UseDevelopmentStorage=true" }));
-        return new ShardCallerAuthenticator(new TenantStore(storage, cache), Options.Create(new InternalKeyOptions { ShardKey = shardKey }));
+        return new ShardCallerAuthenticator(new TenantStore(storage, cache, TimeProvider.System), Options.Create(new InternalKeyOptions { ShardKey = shardKey }), TimeProvider.System);
     }
 
     [TestMethod]

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Serverless.Scoring;
 using Serverless.Core.Sharding;
 
@@ -30,6 +31,20 @@ public sealed class ModelDiskTierTests
         {
             Directory.Delete(_folder, recursive: true);
         }
+    }
+
+    [TestMethod]
+    public async Task AReadStampsTheFileWithTheClocksNow()
+    {
+        // Trimming evicts by last access: a read must stamp the time the tier is given, not the machine's.
+        var time = new FakeTimeProvider(new DateTimeOffset(2031, 5, 6, 7, 8, 9, TimeSpan.Zero));
+        var tier = NewTier(time);
+        var (sha, bytes) = Model(10_000);
+        await tier.WriteAsync(sha, bytes, CancellationToken.None);
+        time.Advance(TimeSpan.FromHours(3));
+
+        Assert.IsNotNull(await tier.TryReadAsync(sha, CancellationToken.None));
+        Assert.AreEqual(new DateTime(2031, 5, 6, 10, 8, 9, DateTimeKind.Utc), File.GetLastAccessTimeUtc(FileOf(sha)));
     }
 
     [TestMethod]
@@ -91,8 +106,9 @@ public sealed class ModelDiskTierTests
         return (Convert.ToHexStringLower(SHA256.HashData(bytes)), bytes);
     }
 
-    private ModelDiskTier NewTier() => new(
+    private ModelDiskTier NewTier(TimeProvider? time = null) => new(
         Options.Create(new ShardOptions { Id = "shard-00", DiskTierPath = _folder, DiskTierBytes = 64 * 1024 * 1024 }),
         _services.GetRequiredService<IMeterFactory>(),
+        time ?? TimeProvider.System,
         NullLogger<ModelDiskTier>.Instance);
 }

@@ -36,8 +36,8 @@ public sealed class EventGridBlobEventsTests
     public void SubscriptionValidation_GivesTheCode_AndOtherEventTypesAreCounted()
     {
         var body = Encoding.UTF8.GetBytes("""
-            [{"eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","data":{"validationCode":"c0de"}},
-             {"eventType":"Microsoft.Storage.BlobDeleted","data":{"url":"https://a.blob.core.windows.net/c/b"}}]
+            [{"id":"1","subject":"/blobServices/default/containers/c/blobs/b","eventTime":"2026-12-01T00:00:00Z","dataVersion":"1","eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","data":{"validationCode":"c0de"}},
+             {"id":"1","subject":"/blobServices/default/containers/c/blobs/b","eventTime":"2026-12-01T00:00:00Z","dataVersion":"1","eventType":"Microsoft.Storage.BlobDeleted","data":{"url":"https://a.blob.core.windows.net/c/b"}}]
             """);
 
         Assert.IsTrue(EventGridBlobEvents.TryParse(body, out var delivery, out var error), error);
@@ -49,12 +49,13 @@ public sealed class EventGridBlobEventsTests
     [TestMethod]
     [DataRow("not json", "not JSON")]
     [DataRow("42", "JSON array")]
-    [DataRow("[1]", "event 0: must be a JSON object")]
-    [DataRow("""[{"data":{}}]""", "'eventType'")]
-    [DataRow("""[{"eventType":"Microsoft.Storage.BlobCreated","data":{}}]""", "data.url")]
-    [DataRow("""[{"eventType":"Microsoft.Storage.BlobCreated","data":{"url":"/relative/blob"}}]""", "absolute http(s) URL")]
-    [DataRow("""[{"eventType":"Microsoft.Storage.BlobCreated","data":{"url":"ftp://host/c/b"}}]""", "absolute http(s) URL")]
-    [DataRow("""[{"eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","data":{}}]""", "validationCode")]
+    [DataRow("[1]", "JSON array of Event Grid events")]
+    [DataRow("""[{"id":"1","subject":"/blobServices/default/containers/c/blobs/b","eventTime":"2026-12-01T00:00:00Z","dataVersion":"1","data":{}}]""", "'eventType'")]
+    [DataRow("""[{"eventType":"Microsoft.Storage.BlobCreated","data":{"url":"https://a.blob.core.windows.net/c/b"}}]""", "'subject'")]
+    [DataRow("""[{"id":"1","subject":"/blobServices/default/containers/c/blobs/b","eventTime":"2026-12-01T00:00:00Z","dataVersion":"1","eventType":"Microsoft.Storage.BlobCreated","data":{}}]""", "data.url")]
+    [DataRow("""[{"id":"1","subject":"/blobServices/default/containers/c/blobs/b","eventTime":"2026-12-01T00:00:00Z","dataVersion":"1","eventType":"Microsoft.Storage.BlobCreated","data":{"url":"/relative/blob"}}]""", "absolute http(s) URL")]
+    [DataRow("""[{"id":"1","subject":"/blobServices/default/containers/c/blobs/b","eventTime":"2026-12-01T00:00:00Z","dataVersion":"1","eventType":"Microsoft.Storage.BlobCreated","data":{"url":"ftp://host/c/b"}}]""", "absolute http(s) URL")]
+    [DataRow("""[{"id":"1","subject":"/blobServices/default/containers/c/blobs/b","eventTime":"2026-12-01T00:00:00Z","dataVersion":"1","eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","data":{}}]""", "validationCode")]
     public void BadDeliveries_AreRefused_NamingWhatIsWrong(string json, string expected)
     {
         Assert.IsFalse(EventGridBlobEvents.TryParse(Encoding.UTF8.GetBytes(json), out var delivery, out var error));

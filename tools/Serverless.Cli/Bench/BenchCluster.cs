@@ -35,7 +35,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         Description = description;
         Storage = LocalCluster.CreateStorage(state.Storage);
         _dropEvents = DropEventNotifier.For(state);
-        Publisher = new DropPublisher(Storage, new ModelRegistry(Storage, _cache), _dropEvents);
+        Publisher = new DropPublisher(Storage, new ModelRegistry(Storage, _cache, TimeProvider.System), _dropEvents);
     }
 
     public LocalClusterState State { get; }
@@ -76,7 +76,7 @@ internal sealed class BenchCluster : IAsyncDisposable
 
         try
         {
-            var tenants = new TenantStore(cluster.Storage, cluster._cache);
+            var tenants = new TenantStore(cluster.Storage, cluster._cache, TimeProvider.System);
             cluster.ApiKey = await tenants.AddKeyAsync(Tenant, null, TenantRequestsPerSecond, cancellationToken).ConfigureAwait(false);
             return cluster;
         }
@@ -94,7 +94,7 @@ internal sealed class BenchCluster : IAsyncDisposable
     /// <summary>Adds (or re-keys) another tenant, for scenarios with several: its shuffle shard size and request quota.</summary>
     public async Task<string> AddTenantAsync(string tenant, int? shuffleShardSize, int requestsPerSecond, CancellationToken cancellationToken)
     {
-        var tenants = new TenantStore(Storage, _cache);
+        var tenants = new TenantStore(Storage, _cache, TimeProvider.System);
         return await tenants.AddKeyAsync(tenant, shuffleShardSize, requestsPerSecond, cancellationToken).ConfigureAwait(false);
     }
 

@@ -353,7 +353,7 @@ public sealed class LocalCluster
     private async Task CreateDemoAsync(LocalClusterState state, LocalClusterState? previous, StorageClients storage, CancellationToken cancellationToken)
     {
         using var cache = new MemoryCache(new MemoryCacheOptions());
-        var tenants = new TenantStore(storage, cache);
+        var tenants = new TenantStore(storage, cache, TimeProvider.System);
         // Keep the demo key across restarts when storage persisted it; else make a new one.
         string? key = null;
         foreach (var tenant in previous?.Tenants ?? [])
@@ -370,7 +370,7 @@ public sealed class LocalCluster
 
         _log($"Publishing the demo model '{DemoModel}' through the blob drop…");
         using var dropEvents = DropEventNotifier.For(state);
-        var publisher = new DropPublisher(storage, new ModelRegistry(storage, cache), dropEvents);
+        var publisher = new DropPublisher(storage, new ModelRegistry(storage, cache, TimeProvider.System), dropEvents);
         var outcome = await publisher.PublishAsync(DemoTenant, DemoModel, "1", DemoModels.Linear(), TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
         if (outcome.State != ModelStates.Ready)
         {

@@ -1,7 +1,6 @@
 using Azure;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Time.Testing;
-using Serverless.Scoring;
 using Serverless.Core.Storage;
 using Serverless.Core.Serving;
 

@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Serverless.Routing;
 
-namespace Serverless.Core.Tests.Routing;
+namespace Serverless.Routing.Tests;
 
 [TestClass]
 public sealed class InternalKeyOptionsTests

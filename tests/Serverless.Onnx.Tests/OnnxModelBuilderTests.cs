@@ -3,7 +3,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 using Serverless.ModelBuilder;
 using Serverless.Onnx;
 
-namespace Serverless.Core.Tests.Onnx;
+namespace Serverless.Onnx.Tests;
 
 [TestClass]
 public sealed class OnnxModelBuilderTests

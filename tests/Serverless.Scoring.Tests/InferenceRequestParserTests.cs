@@ -4,7 +4,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 using Serverless.Scoring;
 using Serverless.Core.Serving;
 
-namespace Serverless.Core.Tests.Scoring;
+namespace Serverless.Scoring.Tests;
 
 [TestClass]
 public sealed class InferenceRequestParserTests

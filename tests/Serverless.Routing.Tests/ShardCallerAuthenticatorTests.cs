@@ -4,7 +4,7 @@ using Serverless.Routing;
 using Serverless.Core.Storage;
 using Serverless.Core.Tenancy;
 
-namespace Serverless.Core.Tests.Routing;
+namespace Serverless.Routing.Tests;
 
 /// <summary>
 /// A shard trusts the tenant header only with the internal key. (The API-key path needs storage; the

@@ -1,7 +1,7 @@
 using Serverless.ModelBuilder;
 using Serverless.Onnx;
 
-namespace Serverless.Core.Tests.Onnx;
+namespace Serverless.Onnx.Tests;
 
 [TestClass]
 public sealed class OnnxModelBoundsTests

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 using Serverless.Scoring;
 using Serverless.Core.Sharding;
 
-namespace Serverless.Core.Tests.Scoring;
+namespace Serverless.Scoring.Tests;
 
 [TestClass]
 public sealed class MemoryPressureMonitorTests

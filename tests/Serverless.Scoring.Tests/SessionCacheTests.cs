@@ -5,7 +5,7 @@ using Serverless.Scoring;
 using Serverless.Core.Sharding;
 using Serverless.ModelBuilder;
 
-namespace Serverless.Core.Tests.Scoring;
+namespace Serverless.Scoring.Tests;
 
 [TestClass]
 public sealed class SessionCacheTests

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Time.Testing;
 using Serverless.Scoring;
 using Serverless.Core.Sharding;
 
-namespace Serverless.Core.Tests.Scoring;
+namespace Serverless.Scoring.Tests;
 
 /// <summary>The disk tier gives back exactly what it kept, and nothing from a file that is not intact.</summary>
 [TestClass]

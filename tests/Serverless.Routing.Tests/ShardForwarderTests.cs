@@ -9,7 +9,7 @@ using Serverless.Routing;
 using Serverless.Core.Serving;
 using Serverless.Core.Sharding;
 
-namespace Serverless.Core.Tests.Routing;
+namespace Serverless.Routing.Tests;
 
 /// <summary>
 /// The router's forwarding step over a fake message handler (as YARP tests its forwarder): what reaches the shard,

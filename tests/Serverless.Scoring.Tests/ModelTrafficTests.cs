@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Serverless.Scoring;
 
-namespace Serverless.Core.Tests.Scoring;
+namespace Serverless.Scoring.Tests;
 
 [TestClass]
 public sealed class ModelTrafficTests

@@ -8,7 +8,7 @@ using Serverless.Core.Serving;
 using Serverless.ModelBuilder;
 using Serverless.Onnx;
 
-namespace Serverless.Core.Tests.Scoring;
+namespace Serverless.Scoring.Tests;
 
 [TestClass]
 public sealed class DynamicBatcherTests

@@ -3,7 +3,7 @@ using Serverless.Scoring;
 using Serverless.ModelBuilder;
 using Serverless.Onnx;
 
-namespace Serverless.Core.Tests.Scoring;
+namespace Serverless.Scoring.Tests;
 
 /// <summary>
 /// Sessions are charged what they measurably keep, and small models get compact sessions. The bounds are

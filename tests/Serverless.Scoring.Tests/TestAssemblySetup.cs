@@ -1,6 +1,6 @@
 using Serverless.Scoring;
 
-namespace Serverless.Core.Tests;
+namespace Serverless.Scoring.Tests;
 
 /// <summary>
 /// The one <see cref="OrtRuntime"/> of the test process. ONNX Runtime allows one environment per process and

@@ -208,7 +208,7 @@ public sealed class LastKnownGoodCache
 
     // Storage answers nothing within the request's budget (hung, not refusing): the same 503, in time for the caller.
     private static ServingException Unanswered(TimeSpan waited) =>
-        new(ServingError.Unavailable($"storage did not answer within {(long)waited.TotalMilliseconds} ms and this was not read before; retry shortly"));
+        new(ServingError.Unavailable($"storage is unreachable (it did not answer within {(long)waited.TotalMilliseconds} ms) and this was not read before; retry shortly"));
 
     private void Store<T>(string key, T value, TimeSpan freshFor, TimeSpan? absentFor, string? stamp)
     {

@@ -154,7 +154,7 @@ public static class Azurite
             }
             catch (SocketException) when (DateTime.UtcNow < deadline)
             {
-                if (ChildProcesses.HasExitedAtStart(pid, "azurite"))
+                if (ChildProcesses.HasExitedAtStart(pid))
                 {
                     throw new InvalidOperationException($"Azurite exited at start; see {logFile}");
                 }

@@ -71,14 +71,16 @@ public static class ChildProcesses
     }
 
     /// <summary>
-    /// True when a process started a moment ago is no longer ours: not ours on three reads 20 ms apart, since
-    /// while its starting shell execs the program, /proc/{pid}/cmdline can read empty for a moment.
+    /// True when a process started a moment ago has exited: gone or a zombie on three reads 20 ms apart. Its
+    /// command line is not read here: while the starting shell execs the program, /proc/{pid}/cmdline can read
+    /// empty, and on a loaded machine for longer than any fixed wait (an `up` saw Azurite "exit" while it was
+    /// starting). The pid was written by our own shell a moment ago, so it cannot have been reused yet.
     /// </summary>
-    public static bool HasExitedAtStart(int pid, string marker)
+    public static bool HasExitedAtStart(int pid)
     {
         for (var read = 0; read < 3; read++)
         {
-            if (IsOurs(pid, marker))
+            if (Directory.Exists($"/proc/{pid}") && !IsZombie(pid))
             {
                 return false;
             }

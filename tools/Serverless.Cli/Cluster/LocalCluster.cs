@@ -287,7 +287,7 @@ public sealed class LocalCluster
         {
             while (true)
             {
-                if (ChildProcesses.HasExitedAtStart(entry.Pid, state.MarkerOf(entry)))
+                if (ChildProcesses.HasExitedAtStart(entry.Pid))
                 {
                     throw new InvalidOperationException($"{entry.Id} exited at start; see {Path.Combine(_state.LogsPath, entry.Id + ".log")}");
                 }

@@ -44,13 +44,13 @@ public static class HttpCallReader
         }
     }
 
-    /// <summary>The tenant a shard serves for this call (<see cref="ShardCallerAuthenticator"/>), or null (401).</summary>
-    public static ValueTask<string?> ShardTenantAsync(ShardCallerAuthenticator authenticator, HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>Who a shard serves for this call (<see cref="ShardCallerAuthenticator"/>), or null (401).</summary>
+    public static ValueTask<ShardCaller?> ShardCallerAsync(ShardCallerAuthenticator authenticator, HttpRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(authenticator);
         ArgumentNullException.ThrowIfNull(request);
         var headers = request.Headers;
-        return authenticator.ResolveTenantAsync(
+        return authenticator.ResolveCallerAsync(
             headers[ShardHeaders.Tenant].ToString(),
             headers[ShardHeaders.InternalKey].ToString(),
             headers.Authorization.ToString(),

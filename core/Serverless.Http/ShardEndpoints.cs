@@ -26,13 +26,14 @@ public sealed class ShardEndpoints
     private readonly ModelCatalog _catalog;
     private readonly OrtRuntime _runtime;
     private readonly ShardCallerAuthenticator _authenticator;
+    private readonly DirectCallGate _directCalls;
     private readonly ServerlessMetrics _metrics;
     private readonly ShardReadiness _readiness;
     private readonly StorageOutageBreaker _storage;
     private readonly TimeProvider _time;
     private readonly string _shardId;
 
-    public ShardEndpoints(ScoringService scoring, ModelCatalog catalog, OrtRuntime runtime, ShardCallerAuthenticator authenticator, ServerlessMetrics metrics, ShardReadiness readiness, StorageClients storage, TimeProvider time, IOptions<ShardOptions> options)
+    public ShardEndpoints(ScoringService scoring, ModelCatalog catalog, OrtRuntime runtime, ShardCallerAuthenticator authenticator, DirectCallGate directCalls, ServerlessMetrics metrics, ShardReadiness readiness, StorageClients storage, TimeProvider time, IOptions<ShardOptions> options)
     {
         ArgumentNullException.ThrowIfNull(storage);
         ArgumentNullException.ThrowIfNull(options);
@@ -40,6 +41,7 @@ public sealed class ShardEndpoints
         _catalog = catalog;
         _runtime = runtime;
         _authenticator = authenticator;
+        _directCalls = directCalls;
         _metrics = metrics;
         _readiness = readiness;
         _storage = storage.OutageBreaker;
@@ -66,11 +68,17 @@ public sealed class ShardEndpoints
         ArgumentNullException.ThrowIfNull(request);
         try
         {
-            if (await HttpCallReader.ShardTenantAsync(_authenticator, request, cancellationToken).ConfigureAwait(false) is not { } tenant)
+            if (await HttpCallReader.ShardCallerAsync(_authenticator, request, cancellationToken).ConfigureAwait(false) is not { } caller)
             {
                 return JsonBytesResult.From(Unauthenticated);
             }
 
+            if (caller.Direct is { } direct && await _directCalls.CheckAsync(direct, model, version, cancellationToken).ConfigureAwait(false) is { } refused)
+            {
+                return JsonBytesResult.From(refused);
+            }
+
+            var tenant = caller.TenantName;
             var body = await HttpCallReader.ReadBodyAsync(request, RequestBody.DefaultLimitBytes, cancellationToken).ConfigureAwait(false);
             var started = Stopwatch.GetTimestamp();
             using var activity = ServerlessTelemetry.StartShardInfer(request.Headers["traceparent"].ToString(), request.Headers["tracestate"].ToString(), tenant, model);
@@ -103,12 +111,17 @@ public sealed class ShardEndpoints
     {
         try
         {
-            if (await HttpCallReader.ShardTenantAsync(_authenticator, request, cancellationToken).ConfigureAwait(false) is not { } tenant)
+            if (await HttpCallReader.ShardCallerAsync(_authenticator, request, cancellationToken).ConfigureAwait(false) is not { } caller)
             {
                 return JsonBytesResult.From(Unauthenticated);
             }
 
-            return JsonBytesResult.From(await CallAsync(tenant, model, version, call, cancellationToken).ConfigureAwait(false), _shardId);
+            if (caller.Direct is { } direct && await _directCalls.CheckAsync(direct, model, version, cancellationToken).ConfigureAwait(false) is { } refused)
+            {
+                return JsonBytesResult.From(refused);
+            }
+
+            return JsonBytesResult.From(await CallAsync(caller.TenantName, model, version, call, cancellationToken).ConfigureAwait(false), _shardId);
         }
         catch (Exception e) when (ServingErrors.From(e, cancellationToken) is { } error)
         {

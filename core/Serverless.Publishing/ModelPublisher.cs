@@ -29,9 +29,11 @@ public sealed partial class ModelPublisher
     private readonly PublisherOptions _options;
     private readonly ILogger<ModelPublisher> _logger;
     private readonly TimeProvider _time;
+    private readonly TenantPublishLimits _limits;
 
-    public ModelPublisher(StorageClients storage, ModelRegistry registry, ModelLifecycle lifecycle, OrtRuntime runtime, IOptions<PublisherOptions> options, TimeProvider time, ILogger<ModelPublisher> logger)
+    public ModelPublisher(StorageClients storage, ModelRegistry registry, ModelLifecycle lifecycle, OrtRuntime runtime, TenantPublishLimits limits, IOptions<PublisherOptions> options, TimeProvider time, ILogger<ModelPublisher> logger)
     {
+        _limits = limits;
         _storage = storage;
         _registry = registry;
         _lifecycle = lifecycle;
@@ -89,6 +91,13 @@ public sealed partial class ModelPublisher
             await _storage.ModelsTable.UpdateEntityAsync(existing, ETag.All, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
             await _registry.ChangedAsync(tenant, model, cancellationToken).ConfigureAwait(false);
             return new PublishOutcome(ModelStates.Rejected, message, existing);
+        }
+
+        // Before the file is opened: a tenant over its limits costs no ONNX Runtime session.
+        var (overLimit, newModel) = await _limits.CheckAsync(tenant, model, version, bytes.LongLength, cancellationToken).ConfigureAwait(false);
+        if (overLimit is not null)
+        {
+            return await RejectAsync(tenant, model, version, sha, overLimit, cancellationToken).ConfigureAwait(false);
         }
 
         var (manifest, manifestError) = await ReadManifestAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
@@ -159,6 +168,7 @@ public sealed partial class ModelPublisher
             BatchPreferredSize = manifest?.DynamicBatching?.PreferredBatchSize ?? 0,
         };
         await _registry.UpsertAsync(row, cancellationToken).ConfigureAwait(false);
+        _limits.Stored(tenant, newModel, bytes.LongLength);
         LogPublished(tenant, model, version, bytes.LongLength, sha);
 
         await _lifecycle.UpdateLatestAsync(tenant, model, cancellationToken).ConfigureAwait(false);

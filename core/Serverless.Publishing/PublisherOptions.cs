@@ -17,4 +17,16 @@ public sealed class PublisherOptions
     /// </summary>
     [Range(1, long.MaxValue)]
     public long GpuCacheBytes { get; set; } = 4L * 1024 * 1024 * 1024;
+
+    /// <summary>Models a tenant may have (Ready or Retired versions) when its row sets none.</summary>
+    [Range(1, int.MaxValue)]
+    public int DefaultMaxModelsPerTenant { get; set; } = 250_000;
+
+    /// <summary>Versions one model may have (Ready or Retired) when the tenant's row sets none.</summary>
+    [Range(1, int.MaxValue)]
+    public int DefaultMaxVersionsPerModel { get; set; } = 1_000;
+
+    /// <summary>Bytes of model files a tenant may have stored (Ready or Retired versions) when its row sets none.</summary>
+    [Range(1, long.MaxValue)]
+    public long DefaultMaxBytesPerTenant { get; set; } = 1L << 40;
 }

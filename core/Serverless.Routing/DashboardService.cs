@@ -161,6 +161,11 @@ public sealed partial class DashboardService
         var result = new List<(ShardEntity, bool)>(rows.Count);
         foreach (var row in rows.OrderBy(r => r.RowKey, StringComparer.Ordinal))
         {
+            if (row.PartitionKey == RouterInstances.Pool)
+            {
+                continue; // the routers' own heartbeats (their quota shares), not shards
+            }
+
             var live = (await directory.GetLiveAsync(row.PartitionKey, cancellationToken).ConfigureAwait(false)).Any(s => s.Id == row.RowKey);
             result.Add((row, live));
         }

@@ -133,7 +133,7 @@ public sealed partial class RouterService
     {
         if (_rateLimiter.TryAcquire(tenant) is { } retryAfter)
         {
-            return ServingResult.Failure(ServingError.RateLimited($"tenant '{tenant.Name}' is over its request quota; retry after {retryAfter} s", TimeSpan.FromSeconds(retryAfter)));
+            return ServingResult.Failure(TenantRateLimiter.OverQuota(tenant, retryAfter));
         }
 
         ModelVersionEntity entry;

@@ -43,12 +43,21 @@ public sealed class ShardCallerAuthenticator
             : null;
 
     /// <summary>The tenant's name, or null when the caller is not known (401).</summary>
-    public async ValueTask<string?> ResolveTenantAsync(string? tenantHeader, string? internalKey, string? authorization, string? apiKey, CancellationToken cancellationToken)
+    public async ValueTask<string?> ResolveTenantAsync(string? tenantHeader, string? internalKey, string? authorization, string? apiKey, CancellationToken cancellationToken) =>
+        (await ResolveCallerAsync(tenantHeader, internalKey, authorization, apiKey, cancellationToken).ConfigureAwait(false))?.TenantName;
+
+    /// <summary>
+    /// Who calls: a direct-mode client with its tenant's record (its own API key), the platform naming the tenant
+    /// (the internal key), or null when the caller is not known (401).
+    /// </summary>
+    public async ValueTask<ShardCaller?> ResolveCallerAsync(string? tenantHeader, string? internalKey, string? authorization, string? apiKey, CancellationToken cancellationToken)
     {
         var key = ApiKeyHeader.Read(authorization, apiKey);
         if (key is not null)
         {
-            return (await _verifiedKeys.AuthenticateAsync(key, cancellationToken).ConfigureAwait(false))?.Name;
+            return await _verifiedKeys.AuthenticateAsync(key, cancellationToken).ConfigureAwait(false) is { } tenant
+                ? new ShardCaller(tenant.Name, tenant)
+                : null;
         }
 
         if (string.IsNullOrEmpty(tenantHeader))
@@ -57,6 +66,6 @@ public sealed class ShardCallerAuthenticator
         }
 
         // Without a configured key the header is trusted as before (a warning was logged at start).
-        return !_internalKey.IsConfigured || _internalKey.Matches(internalKey) ? tenantHeader : null;
+        return !_internalKey.IsConfigured || _internalKey.Matches(internalKey) ? new ShardCaller(tenantHeader, null) : null;
     }
 }

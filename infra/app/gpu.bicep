@@ -75,6 +75,10 @@ param maxQueuedRequestsPerModel int = 256
 @minValue(0)
 param memoryLimitBytes int = 0
 
+@description('Request quota per second applied to a direct-mode caller whose tenant row sets none (Shard__DefaultTenantRequestsPerSecond); keep it equal to the router\'s Router__DefaultTenantRequestsPerSecond.')
+@minValue(1)
+param defaultTenantRequestsPerSecond int = 1000
+
 @description('Most models an instance prewarms at start (Shard__PrewarmModels).')
 @minValue(0)
 @maxValue(10000)
@@ -289,6 +293,7 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'Shard__MaxConcurrentRequestsPerModel', value: string(maxConcurrentRequestsPerModel) }
             { name: 'Shard__MaxQueuedRequestsPerModel', value: string(maxQueuedRequestsPerModel) }
             { name: 'Shard__MemoryLimitBytes', value: string(memoryLimitBytes) }
+            { name: 'Shard__DefaultTenantRequestsPerSecond', value: string(defaultTenantRequestsPerSecond) }
             { name: 'Shard__HeartbeatSeconds', value: string(heartbeatSeconds) }
             { name: 'Shard__DiskTierPath', value: diskTierPath }
             { name: 'Shard__DiskTierBytes', value: string(diskTierBytes) }

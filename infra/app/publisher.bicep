@@ -37,6 +37,18 @@ param maxModelBytes int = 2147483647
 @minValue(1)
 param gpuCacheBytes int = 4294967296
 
+@description('Models a tenant may have when its row sets none (Publisher__DefaultMaxModelsPerTenant); over it a publish is Rejected naming the limit.')
+@minValue(1)
+param defaultMaxModelsPerTenant int = 250000
+
+@description('Versions one model may have when the tenant\'s row sets none (Publisher__DefaultMaxVersionsPerModel).')
+@minValue(1)
+param defaultMaxVersionsPerModel int = 1000
+
+@description('Bytes of model files a tenant may have stored when its row sets none (Publisher__DefaultMaxBytesPerTenant; 1 TiB).')
+@minValue(1)
+param defaultMaxBytesPerTenant int = 1099511627776
+
 @description('Name of the Event Grid system topic on the storage account.')
 param systemTopicName string
 
@@ -124,6 +136,9 @@ resource publisherSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     Storage__RequestWaitMilliseconds: '1500'
     Publisher__MaxModelBytes: string(maxModelBytes)
     Publisher__GpuCacheBytes: string(gpuCacheBytes)
+    Publisher__DefaultMaxModelsPerTenant: string(defaultMaxModelsPerTenant)
+    Publisher__DefaultMaxVersionsPerModel: string(defaultMaxVersionsPerModel)
+    Publisher__DefaultMaxBytesPerTenant: string(defaultMaxBytesPerTenant)
     Internal__ShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeySecret.properties.secretUri})'
     Internal__PreviousShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeyPreviousSecret.properties.secretUri})'
     // The blob trigger's connection ("ModelDropStorage"), identity-based.

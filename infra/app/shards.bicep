@@ -69,6 +69,10 @@ param maxQueuedRequestsPerModel int = 256
 @minValue(0)
 param memoryLimitBytes int = 0
 
+@description('Request quota per second applied to a direct-mode caller whose tenant row sets none (Shard__DefaultTenantRequestsPerSecond); keep it equal to the router\'s Router__DefaultTenantRequestsPerSecond.')
+@minValue(1)
+param defaultTenantRequestsPerSecond int = 1000
+
 @description('Most models an instance prewarms at start (Shard__PrewarmModels).')
 @minValue(0)
 @maxValue(10000)
@@ -246,6 +250,7 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       Shard__MaxConcurrentRequestsPerModel: string(maxConcurrentRequestsPerModel)
       Shard__MaxQueuedRequestsPerModel: string(maxQueuedRequestsPerModel)
       Shard__MemoryLimitBytes: string(memoryLimitBytes)
+      Shard__DefaultTenantRequestsPerSecond: string(defaultTenantRequestsPerSecond)
       Ort__ExecutionProvider: ortExecutionProvider
       Ort__DeviceId: string(ortDeviceId)
       Ort__CompactSessionMaxBytes: string(ortCompactSessionMaxBytes)

@@ -67,4 +67,11 @@ public sealed class ShardOptions
     /// </summary>
     [Range(0, long.MaxValue)]
     public long MemoryLimitBytes { get; set; }
+
+    /// <summary>
+    /// The request quota per second applied here to a direct-mode caller whose tenant row sets none (the router's
+    /// <c>Router__DefaultTenantRequestsPerSecond</c>, which should be the same value).
+    /// </summary>
+    [Range(1, int.MaxValue)]
+    public int DefaultTenantRequestsPerSecond { get; set; } = 1000;
 }

@@ -24,4 +24,13 @@ public sealed class TenantEntity : ITableEntity
 
     /// <summary>The tenant's request quota at the router (requests per second); 0 = the platform default.</summary>
     public int RequestsPerSecond { get; set; }
+
+    /// <summary>Models the tenant may have published (Ready or Retired versions); 0 = the publisher's default.</summary>
+    public int MaxModels { get; set; }
+
+    /// <summary>Versions one model may have (Ready or Retired); 0 = the publisher's default.</summary>
+    public int MaxVersionsPerModel { get; set; }
+
+    /// <summary>Bytes of model files the tenant may have stored (Ready or Retired versions); 0 = the publisher's default.</summary>
+    public long MaxTotalBytes { get; set; }
 }

@@ -196,4 +196,40 @@ public sealed class TenantStore
     }
 
     private static string CacheKey(string tenant) => "tenant:" + tenant;
+
+    /// <summary>
+    /// Sets the tenant's publish limits (null leaves one as it is, 0 restores the publisher's default); false when
+    /// there is no such tenant. The publisher reads them within a minute.
+    /// </summary>
+    public async Task<bool> SetPublishLimitsAsync(string tenant, int? maxModels, int? maxVersionsPerModel, long? maxTotalBytes, CancellationToken cancellationToken)
+    {
+        var entity = new TableEntity(tenant, TenantEntity.RowKeyValue);
+        if (maxModels is { } models)
+        {
+            entity[nameof(TenantEntity.MaxModels)] = models;
+        }
+
+        if (maxVersionsPerModel is { } versions)
+        {
+            entity[nameof(TenantEntity.MaxVersionsPerModel)] = versions;
+        }
+
+        if (maxTotalBytes is { } bytes)
+        {
+            entity[nameof(TenantEntity.MaxTotalBytes)] = bytes;
+        }
+
+        try
+        {
+            // A merge on the row's current ETag (If-Match: *): fails with 404 for a tenant that does not exist.
+            await _storage.TenantsTable.UpdateEntityAsync(entity, ETag.All, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return false;
+        }
+
+        _reads.Expire<TenantEntity?>(CacheKey(tenant));
+        return true;
+    }
 }

@@ -52,6 +52,7 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton<ModelLoader>();
         services.TryAddSingleton<ScoringService>();
         services.TryAddSingleton<ShardCallerAuthenticator>();
+        services.TryAddSingleton<DirectCallGate>();
         services.TryAddSingleton<ModelTraffic>();
         services.TryAddSingleton<HotModelTracker>();
         services.TryAddSingleton<ShardReadiness>();
@@ -73,11 +74,13 @@ public static class ServerlessServiceCollectionExtensions
         services.AddOptions<RouterOptions>().Bind(configuration.GetSection(RouterOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<ReplicaSelector>();
         services.TryAddSingleton<RetryBudget>();
+        services.TryAddSingleton<RouterInstances>();
         services.TryAddSingleton<TenantRateLimiter>();
         services.TryAddSingleton<ShardForwarder>();
         services.TryAddSingleton<RouterService>();
         services.TryAddSingleton<RouterEndpoints>();
         services.AddHostedService<RegistryEpochPoller>();
+        services.AddHostedService<RouterHeartbeatService>();
         services.AddServerlessInternalKey(configuration, "router");
         var connectTimeout = configuration.GetSection(RouterOptions.SectionName).GetValue(nameof(RouterOptions.ConnectTimeoutSeconds), 2);
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(connectTimeout));
@@ -90,6 +93,7 @@ public static class ServerlessServiceCollectionExtensions
         services.AddServerlessStorage(configuration);
         services.AddOptions<PublisherOptions>().Bind(configuration.GetSection(PublisherOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<OrtRuntime>();
+        services.TryAddSingleton<TenantPublishLimits>();
         services.TryAddSingleton<ModelPublisher>();
         services.AddServerlessInternalKey(configuration, "publisher");
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));

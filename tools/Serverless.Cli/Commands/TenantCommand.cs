@@ -9,7 +9,7 @@ using Spectre.Console;
 namespace Serverless.Cli.Commands;
 
 /// <summary>
-/// <c>serverless tenant add NAME [--k K] [--rps R] | list | rotate-key NAME</c>: tenants and their API keys.
+/// <c>serverless tenant add NAME [--k K] [--rps R] | list | rotate-key NAME | limits NAME [--max-models N] [--max-versions N] [--max-bytes N]</c>: tenants and their API keys.
 /// A key is printed once (only its salted hash is stored); locally it is also recorded in <c>local.json</c>,
 /// as <c>up</c> does for <c>demo</c>.
 /// </summary>
@@ -21,6 +21,7 @@ internal static class TenantCommand
         command.Subcommands.Add(Add());
         command.Subcommands.Add(List());
         command.Subcommands.Add(RotateKey());
+        command.Subcommands.Add(Limits());
         return command;
     }
 
@@ -104,6 +105,53 @@ internal static class TenantCommand
 
             AnsiConsole.Write(table);
             Console.WriteLine($"{tenants.Count} tenant(s)");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Limits()
+    {
+        var name = new Argument<string>("name") { Description = "Tenant name" };
+        var models = new Option<int?>("--max-models") { Description = "Models the tenant may have (0: the publisher's Publisher__DefaultMaxModelsPerTenant)" };
+        var versions = new Option<int?>("--max-versions") { Description = "Versions one model may have (0: Publisher__DefaultMaxVersionsPerModel)" };
+        var bytes = new Option<long?>("--max-bytes") { Description = "Bytes of model files the tenant may store (0: Publisher__DefaultMaxBytesPerTenant)" };
+        var command = new Command("limits", "Set a tenant's publish limits; a publish over one is Rejected naming it") { name, models, versions, bytes };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var tenant = parse.GetValue(name)!;
+            var (maxModels, maxVersions, maxBytes) = (parse.GetValue(models), parse.GetValue(versions), parse.GetValue(bytes));
+            if (ModelNames.CheckTenant(tenant) is { } nameError)
+            {
+                Console.Error.WriteLine($"error: {nameError}");
+                return 2;
+            }
+
+            if (maxModels is < 0 || maxVersions is < 0 || maxBytes is < 0)
+            {
+                Console.Error.WriteLine("error: --max-models, --max-versions and --max-bytes must be 0 (the default) or more");
+                return 2;
+            }
+
+            if (maxModels is null && maxVersions is null && maxBytes is null)
+            {
+                Console.Error.WriteLine("error: give at least one of --max-models, --max-versions, --max-bytes");
+                return 2;
+            }
+
+            using var context = CliContext.Open();
+            if (context is null)
+            {
+                return 1;
+            }
+
+            if (!await Tenants(context).SetPublishLimitsAsync(tenant, maxModels, maxVersions, maxBytes, cancellationToken).ConfigureAwait(false))
+            {
+                Console.Error.WriteLine($"error: no tenant '{tenant}'");
+                return 1;
+            }
+
+            Console.WriteLine($"tenant '{tenant}': publish limits set (publishers read them within a minute)");
             return 0;
         });
         return command;

@@ -44,6 +44,26 @@ public static class HttpCallReader
         }
     }
 
+    /// <summary>
+    /// The time a shard has for this call: the router's <see cref="ShardHeaders.Deadline"/>, else a direct caller's
+    /// <see cref="ShardHeaders.RequestTimeout"/>; null when neither is a positive whole number of milliseconds (then
+    /// only the caller going away stops the run).
+    /// </summary>
+    public static TimeSpan? ShardDeadline(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var headers = request.Headers;
+        var value = headers[ShardHeaders.Deadline].ToString();
+        if (value.Length == 0)
+        {
+            value = headers[ShardHeaders.RequestTimeout].ToString();
+        }
+
+        return value.Length > 0 && long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms) && ms > 0
+            ? TimeSpan.FromMilliseconds(Math.Min(ms, (long)TimeSpan.FromHours(1).TotalMilliseconds))
+            : null;
+    }
+
     /// <summary>Who a shard serves for this call (<see cref="ShardCallerAuthenticator"/>), or null (401).</summary>
     public static ValueTask<ShardCaller?> ShardCallerAsync(ShardCallerAuthenticator authenticator, HttpRequest request, CancellationToken cancellationToken)
     {

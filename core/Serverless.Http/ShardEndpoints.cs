@@ -79,12 +79,25 @@ public sealed class ShardEndpoints
             }
 
             var tenant = caller.TenantName;
+            // The request's memory is counted before its body is read (the declared length) and before each tensor
+            // is decoded: a shard full of requests in flight refuses the next (503) before buffering it.
+            using var memory = _scoring.OpenRequestMemory(request.ContentLength ?? 0);
             var body = await HttpCallReader.ReadBodyAsync(request, RequestBody.DefaultLimitBytes, cancellationToken).ConfigureAwait(false);
+            if (request.ContentLength is null)
+            {
+                memory.TakeBody(body.Length);
+            }
+
+            // The router's time left (or a direct caller's own timeout): past it the run is stopped, as on an abort.
+            var timeLeft = HttpCallReader.ShardDeadline(request);
+            using var deadline = timeLeft.HasValue ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
+            deadline?.CancelAfter(timeLeft.GetValueOrDefault());
+            var runToken = deadline?.Token ?? cancellationToken;
             var started = Stopwatch.GetTimestamp();
             using var activity = ServerlessTelemetry.StartShardInfer(request.Headers["traceparent"].ToString(), request.Headers["tracestate"].ToString(), tenant, model);
             // A numbered version from the router was resolved there a moment ago: a kept row of it (same hash) needs no read here.
             var routedSha256 = version is null ? null : HttpCallReader.RoutedModelSha256(_authenticator, request);
-            var result = await _scoring.InferAsync(tenant, model, version, body, routedSha256, cancellationToken).ConfigureAwait(false);
+            var result = await _scoring.InferAsync(tenant, model, version, body, routedSha256, memory, runToken).ConfigureAwait(false);
             return JsonBytesResult.From(_metrics.Scored(tenant, model, result, started), _shardId);
         }
         catch (Exception e) when (ServingErrors.From(e, cancellationToken) is { } error)

@@ -50,6 +50,11 @@ public static class ManifestReader
             return (null, $"model.json: maxBatch must be at least 1 (got {manifest.MaxBatch})");
         }
 
+        if (manifest.MaxOutputBytes is < 1024)
+        {
+            return (null, $"model.json: maxOutputBytes must be at least 1024 (got {manifest.MaxOutputBytes})");
+        }
+
         if (manifest.DynamicBatching is { } batching && (batching.MaxQueueDelayUs is < 1 or > 1_000_000 || batching.PreferredBatchSize < 1))
         {
             return (null, "model.json: dynamicBatching needs maxQueueDelayUs between 1 and 1000000 and preferredBatchSize of at least 1");

@@ -21,6 +21,12 @@ public sealed class ModelManifest
     /// <summary>The largest batch (first dimension) the model accepts; used by dynamic batching.</summary>
     public int? MaxBatch { get; set; }
 
+    /// <summary>
+    /// The most bytes of output tensors one run may answer (a model whose output size comes from its input); null =
+    /// the shard's default, <c>Shard__DefaultMaxOutputBytes</c>.
+    /// </summary>
+    public long? MaxOutputBytes { get; set; }
+
     /// <summary>Dynamic batching: <c>{"maxQueueDelayUs": 500, "preferredBatchSize": 8}</c>.</summary>
     public ManifestBatching? DynamicBatching { get; set; }
 

@@ -164,6 +164,7 @@ public sealed partial class ModelPublisher
             Description = manifest?.Description ?? "",
             Labels = manifest?.Labels is { } labels ? JsonSerializer.Serialize(labels, ManifestJsonContext.Default.DictionaryStringString) : "",
             MaxBatch = manifest?.MaxBatch ?? 0,
+            MaxOutputBytes = manifest?.MaxOutputBytes ?? 0,
             BatchMaxQueueDelayUs = manifest?.DynamicBatching?.MaxQueueDelayUs ?? 0,
             BatchPreferredSize = manifest?.DynamicBatching?.PreferredBatchSize ?? 0,
         };

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Serverless.Core.Placement;
@@ -120,7 +121,8 @@ public sealed partial class RouterService
         {
             // A forward timeout no shorter than the deadline can never fire first: then no timer per attempt.
             var forwardTimeout = TimeSpan.FromSeconds(_options.ForwardTimeoutSeconds);
-            return await InferWithinAsync(tenant, model, version, body, forwardTimeout < deadline ? forwardTimeout : null, deadlineSource.Token).ConfigureAwait(false);
+            var deadlineAt = Stopwatch.GetTimestamp() + (long)(deadline.TotalSeconds * Stopwatch.Frequency);
+            return await InferWithinAsync(tenant, model, version, body, forwardTimeout < deadline ? forwardTimeout : null, deadlineAt, deadlineSource.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (deadlineSource.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -129,7 +131,7 @@ public sealed partial class RouterService
         }
     }
 
-    private async Task<ServingResult> InferWithinAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, CancellationToken cancellationToken)
+    private async Task<ServingResult> InferWithinAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, long deadlineAt, CancellationToken cancellationToken)
     {
         if (_rateLimiter.TryAcquire(tenant) is { } retryAfter)
         {
@@ -155,7 +157,7 @@ public sealed partial class RouterService
         }
 
         var replicas = await FindReplicasAsync(tenant, entry, cancellationToken).ConfigureAwait(false);
-        return await _forwarder.ForwardAsync(tenant.Name, model, entry, replicas, body, forwardTimeout, cancellationToken).ConfigureAwait(false);
+        return await _forwarder.ForwardAsync(tenant.Name, model, entry, replicas, body, forwardTimeout, deadlineAt, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The model's replicas in preference order (primary first), live shards only.</summary>

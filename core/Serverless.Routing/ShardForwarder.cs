@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Logging;
@@ -52,7 +54,16 @@ public sealed partial class ShardForwarder
     /// Forwards <paramref name="body"/> to the version <paramref name="entry"/> names on one of <paramref name="replicas"/>
     /// (primary first); <paramref name="forwardTimeout"/> bounds each attempt when it is shorter than the caller's deadline.
     /// </summary>
-    public async Task<ServingResult> ForwardAsync(string tenant, string model, ModelVersionEntity entry, IReadOnlyList<ShardInfo> replicas, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, CancellationToken cancellationToken)
+    public Task<ServingResult> ForwardAsync(string tenant, string model, ModelVersionEntity entry, IReadOnlyList<ShardInfo> replicas, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, CancellationToken cancellationToken) =>
+        ForwardAsync(tenant, model, entry, replicas, body, forwardTimeout, deadlineAt: 0, cancellationToken);
+
+    /// <summary>
+    /// <see cref="ForwardAsync(string, string, ModelVersionEntity, IReadOnlyList{ShardInfo}, ReadOnlyMemory{byte}, TimeSpan?, CancellationToken)"/>,
+    /// telling each shard the time left until <paramref name="deadlineAt"/> (a <see cref="Stopwatch"/> timestamp; 0 =
+    /// none) in <see cref="ShardHeaders.Deadline"/>, so the shard stops the run when the router has given up even if the
+    /// cancelled connection never reaches it (a front end between them).
+    /// </summary>
+    public async Task<ServingResult> ForwardAsync(string tenant, string model, ModelVersionEntity entry, IReadOnlyList<ShardInfo> replicas, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, long deadlineAt, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(replicas);
@@ -83,7 +94,7 @@ public sealed partial class ShardForwarder
         for (var attempt = 0; attempt < order.Length; attempt++)
         {
             var shard = replicas[order[attempt]];
-            var (response, failure, reachedShard) = await SendAsync(shard, tenant, model, entry, body, forwardTimeout, cancellationToken).ConfigureAwait(false);
+            var (response, failure, reachedShard) = await SendAsync(shard, tenant, model, entry, body, forwardTimeout, deadlineAt, cancellationToken).ConfigureAwait(false);
             if (response is not null)
             {
                 return response;
@@ -108,7 +119,7 @@ public sealed partial class ShardForwarder
         return ServingResult.Failure(ServingError.Unavailable($"no replica of model '{model}' answered ({order.Length} tried; last: {lastFailure})"), entry.Version);
     }
 
-    private async Task<(ServingResult? Response, string? Failure, bool ReachedShard)> SendAsync(ShardInfo shard, string tenant, string model, ModelVersionEntity entry, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, CancellationToken cancellationToken)
+    private async Task<(ServingResult? Response, string? Failure, bool ReachedShard)> SendAsync(ShardInfo shard, string tenant, string model, ModelVersionEntity entry, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, long deadlineAt, CancellationToken cancellationToken)
     {
         var version = entry.Version;
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(shard.BaseUrl, $"v2/models/{model}/versions/{version}/infer"));
@@ -117,6 +128,12 @@ public sealed partial class ShardForwarder
         {
             request.Headers.TryAddWithoutValidation(ShardHeaders.InternalKey, _internalKey.ShardKey);
             request.Headers.TryAddWithoutValidation(ShardHeaders.ModelSha256, entry.Sha256);
+        }
+
+        if (deadlineAt != 0)
+        {
+            var leftMs = Math.Max(1L, (long)((deadlineAt - Stopwatch.GetTimestamp()) * 1000.0 / Stopwatch.Frequency));
+            request.Headers.TryAddWithoutValidation(ShardHeaders.Deadline, leftMs.ToString(CultureInfo.InvariantCulture));
         }
 
         request.Content = new ReadOnlyMemoryContent(body);

@@ -15,6 +15,12 @@ public static class ShardHeaders
     /// </summary>
     public const string ModelSha256 = "x-serverless-model-sha256";
 
+    /// <summary>
+    /// Router → shard: the milliseconds left of the router's deadline for this request; the shard stops the run
+    /// (<c>RunOptions.Terminate</c>) when they have passed. A direct caller may send <see cref="RequestTimeout"/> instead.
+    /// </summary>
+    public const string Deadline = "x-serverless-deadline-ms";
+
     /// <summary>Client → router: a deadline (milliseconds) lower than the router's own for this request.</summary>
     public const string RequestTimeout = "x-request-timeout-ms";
 

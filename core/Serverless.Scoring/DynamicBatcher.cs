@@ -63,7 +63,14 @@ public sealed class DynamicBatcher
     }
 
     /// <summary>Queues a checked request and returns its v2 answer once its batch has run.</summary>
-    public Task<byte[]> RunAsync(InferenceRequest request, string[] outputNames, string model, string version, CancellationToken cancellationToken)
+    public Task<byte[]> RunAsync(InferenceRequest request, string[] outputNames, string model, string version, CancellationToken cancellationToken) =>
+        RunAsync(request, outputNames, model, version, long.MaxValue, capFromModel: false, cancellationToken);
+
+    /// <summary>
+    /// Queues a checked request and returns its v2 answer once its batch has run; its rows' outputs over
+    /// <paramref name="maxOutputBytes"/> fail it with 400 naming the cap (<see cref="TensorCodec.CheckOutputSize"/>).
+    /// </summary>
+    public Task<byte[]> RunAsync(InferenceRequest request, string[] outputNames, string model, string version, long maxOutputBytes, bool capFromModel, CancellationToken cancellationToken)
     {
         TensorCodec.Validate(_session, request);
         var ordered = new InputTensor[_session.Inputs.Length];
@@ -82,7 +89,7 @@ public sealed class DynamicBatcher
             rows = first;
         }
 
-        var pending = new Pending(ordered, rows, Signature(ordered), outputNames, request.Id, model, version, _time.GetTimestamp());
+        var pending = new Pending(ordered, rows, Signature(ordered), outputNames, request.Id, model, version, _time.GetTimestamp()) { MaxOutputBytes = maxOutputBytes, CapFromModel = capFromModel };
         cancellationToken.Register(static p => ((Pending)p!).Completion.TrySetCanceled(), pending);
         _queue.Writer.TryWrite(pending);
         return pending.Completion.Task;
@@ -229,9 +236,20 @@ public sealed class DynamicBatcher
                         selected.Add(outputs[Array.IndexOf(_session.OutputNames, name)]);
                     }
 
-                    var buffer = new ArrayBufferWriter<byte>(256);
-                    TensorCodec.WriteResponse(buffer, pending.Model, pending.Version, pending.Id, pending.OutputNames, selected, start, pending.Rows);
+                    var rowStart = start;
                     start += pending.Rows;
+                    try
+                    {
+                        TensorCodec.CheckOutputSize(pending.Model, pending.OutputNames, selected, (double)pending.Rows / rows, pending.MaxOutputBytes, pending.CapFromModel);
+                    }
+                    catch (ServingException e)
+                    {
+                        pending.Completion.TrySetException(e);
+                        continue;
+                    }
+
+                    var buffer = new ArrayBufferWriter<byte>(256);
+                    TensorCodec.WriteResponse(buffer, pending.Model, pending.Version, pending.Id, pending.OutputNames, selected, rowStart, pending.Rows);
                     pending.Completion.TrySetResult(buffer.WrittenSpan.ToArray());
                 }
             }
@@ -317,5 +335,9 @@ public sealed class DynamicBatcher
     private sealed record Pending(InputTensor[] Inputs, long Rows, string Signature, string[] OutputNames, string? Id, string Model, string Version, long EnqueuedAt)
     {
         public TaskCompletionSource<byte[]> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public long MaxOutputBytes { get; init; } = long.MaxValue;
+
+        public bool CapFromModel { get; init; }
     }
 }

@@ -33,7 +33,13 @@ public static class InferenceRequestParser
     /// An input's <c>data</c> may come before its <c>shape</c> and <c>datatype</c> (JSON objects are
     /// unordered), so its bytes are skipped and remembered, then decoded once the type and count are known.
     /// </summary>
-    public static InferenceRequest Parse(ReadOnlyMemory<byte> body)
+    public static InferenceRequest Parse(ReadOnlyMemory<byte> body) => Parse(body, memory: null);
+
+    /// <summary>
+    /// <see cref="Parse(ReadOnlyMemory{byte})"/>, taking each decoded input's bytes from <paramref name="memory"/>
+    /// before its buffer is allocated (413 or 503 when they do not fit: <see cref="RequestMemoryBudget"/>).
+    /// </summary>
+    public static InferenceRequest Parse(ReadOnlyMemory<byte> body, RequestMemory? memory)
     {
         var json = body.Span;
         var reader = new Utf8JsonReader(json, ReaderOptions);
@@ -65,7 +71,7 @@ public static class InferenceRequestParser
                             throw new ServingException(ServingErrorCode.InvalidArgument, $"request has more than {MaxInputs} inputs, the limit on inputs per request");
                         }
 
-                        var tensor = ParseInput(ref reader, json);
+                        var tensor = ParseInput(ref reader, json, memory);
                         foreach (var existing in inputs)
                         {
                             if (existing.Name == tensor.Name)
@@ -161,7 +167,7 @@ public static class InferenceRequestParser
         return outputs;
     }
 
-    private static InputTensor ParseInput(ref Utf8JsonReader reader, ReadOnlySpan<byte> json)
+    private static InputTensor ParseInput(ref Utf8JsonReader reader, ReadOnlySpan<byte> json, RequestMemory? memory)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
@@ -296,6 +302,15 @@ public static class InferenceRequestParser
             throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' has no \"data\" array");
         }
 
+        // Count before allocating: n elements take at least 2n + 1 bytes of JSON ("[1,2]"), so a shape its data cannot
+        // fill (the 90-byte request declaring 2^26 doubles) is refused by counting the data, with no buffer at all.
+        var dataBytes = dataEnd - dataStart;
+        if (count > (dataBytes - 1) / 2)
+        {
+            throw new ServingException(ServingErrorCode.InvalidArgument, $"input '{name}' has {CountElements(json[(int)dataStart..(int)dataEnd])} data elements but shape [{string.Join(',', shape)}] needs {count}");
+        }
+
+        memory?.TakeInput(DecodedBytes(elementType, count, dataBytes), name);
         var array = CreateArray(elementType, (int)count);
         var filled = 0;
         var data = new Utf8JsonReader(json[(int)dataStart..(int)dataEnd], ReaderOptions);
@@ -335,6 +350,42 @@ public static class InferenceRequestParser
         reader.Skip();
         return null;
     }
+
+    /// <summary>The leaf elements of a data array, flat or nested, counted without decoding them.</summary>
+    private static long CountElements(ReadOnlySpan<byte> data)
+    {
+        var reader = new Utf8JsonReader(data, ReaderOptions);
+        long elements = 0;
+        while (reader.Read())
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartArray:
+                case JsonTokenType.EndArray:
+                    continue;
+                case JsonTokenType.StartObject:
+                    reader.Skip();
+                    break;
+            }
+
+            elements++;
+        }
+
+        return elements;
+    }
+
+    /// <summary>
+    /// What an input's decoded buffer holds in memory: its elements for numbers; for BYTES a reference and a string
+    /// object per element plus the characters (at most the JSON's bytes, as UTF-16).
+    /// </summary>
+    public static long DecodedBytes(TensorElementType type, long count, long jsonBytes) => type switch
+    {
+        TensorElementType.Bool or TensorElementType.Int8 or TensorElementType.UInt8 => count,
+        TensorElementType.Int16 or TensorElementType.UInt16 or TensorElementType.Float16 => 2 * count,
+        TensorElementType.Int32 or TensorElementType.UInt32 or TensorElementType.Float => 4 * count,
+        TensorElementType.String => (8 + 24) * count + 2 * jsonBytes,
+        _ => 8 * count,
+    };
 
     private static Array CreateArray(TensorElementType type, int count) => type switch
     {

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
@@ -29,6 +31,11 @@ public sealed partial class ScoringService
     private readonly ModelLoader _loader;
     private readonly ModelTraffic _traffic;
     private readonly TimeProvider _time;
+    private readonly RequestMemoryBudget _requestMemory;
+    private readonly PartitionedRateLimiter<string> _tenantRuns;
+    private readonly int _tenantRunLimit;
+    private readonly int _tenantQueueLimit;
+    private readonly long _defaultMaxOutputBytes;
 
     /// <summary>The most rows one dynamic batch stacks when the model sets no maxBatch.</summary>
     public const int MaxBatchRows = 1024;
@@ -36,9 +43,21 @@ public sealed partial class ScoringService
     private readonly Histogram<double> _latency;
     private readonly ServerlessMetrics _metrics;
 
-    public ScoringService(ModelCatalog catalog, SessionCache cache, ModelLoader loader, ModelTraffic traffic, TimeProvider time, ILogger<ScoringService> logger, IMeterFactory meterFactory, ServerlessMetrics metrics, MemoryPressureMonitor memory, IOptions<ShardOptions> options)
+    public ScoringService(ModelCatalog catalog, SessionCache cache, ModelLoader loader, ModelTraffic traffic, TimeProvider time, ILogger<ScoringService> logger, IMeterFactory meterFactory, ServerlessMetrics metrics, MemoryPressureMonitor memory, RequestMemoryBudget requestMemory, IOptions<ShardOptions> options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        _requestMemory = requestMemory;
+        _defaultMaxOutputBytes = options.Value.DefaultMaxOutputBytes;
+        _tenantRunLimit = options.Value.EffectiveConcurrentRunsPerTenant;
+        _tenantQueueLimit = options.Value.MaxQueuedRunsPerTenant;
+        // Keyed by authenticated tenants only (the caller was checked before), so the partitions are bounded by the
+        // tenant table; idle ones are dropped by the limiter itself.
+        _tenantRuns = PartitionedRateLimiter.Create<string, string>(tenant => RateLimitPartition.GetConcurrencyLimiter(tenant, _ => new ConcurrencyLimiterOptions
+        {
+            PermitLimit = _tenantRunLimit,
+            QueueLimit = _tenantQueueLimit,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        }), StringComparer.Ordinal);
         _memory = memory;
         _maxConcurrent = options.Value.MaxConcurrentRequestsPerModel;
         _maxQueued = options.Value.MaxQueuedRequestsPerModel;
@@ -61,7 +80,22 @@ public sealed partial class ScoringService
     /// resolved in the registry itself when it sent the request (internal key): a kept row of that version with
     /// that hash is used without a read.
     /// </summary>
-    public async Task<ServingResult> InferAsync(string tenant, string model, string? version, ReadOnlyMemory<byte> body, string? routedSha256, CancellationToken cancellationToken)
+    public Task<ServingResult> InferAsync(string tenant, string model, string? version, ReadOnlyMemory<byte> body, string? routedSha256, CancellationToken cancellationToken) =>
+        InferAsync(tenant, model, version, body, routedSha256, memory: null, cancellationToken);
+
+    /// <summary>
+    /// Opens a request's account in the shard's memory budget, holding its declared body length: before the body is
+    /// read, so a shard full of requests in flight refuses the next with 503 before it buffers anything.
+    /// </summary>
+    public RequestMemory OpenRequestMemory(long declaredBodyBytes) => _requestMemory.Open(declaredBodyBytes);
+
+    /// <summary>
+    /// Runs one v2 inference request, taking its decoded tensors from <paramref name="memory"/> (the request's
+    /// account, opened by <see cref="OpenRequestMemory"/>) before they are allocated. The run is stopped
+    /// (<see cref="RunOptions.Terminate"/>) when <paramref name="cancellationToken"/> fires: the caller went away or its
+    /// deadline passed.
+    /// </summary>
+    public async Task<ServingResult> InferAsync(string tenant, string model, string? version, ReadOnlyMemory<byte> body, string? routedSha256, RequestMemory? memory, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         string? servedModel = null;
@@ -76,7 +110,7 @@ public sealed partial class ScoringService
 
             var entry = await resolving.ConfigureAwait(false);
             servedModel = entry.Model;
-            var request = InferenceRequestParser.Parse(body);
+            var request = InferenceRequestParser.Parse(body, memory);
             var key = CacheKey(entry);
             if (_memory.IsUnderPressure() && !_cache.Contains(key))
             {
@@ -100,16 +134,27 @@ public sealed partial class ScoringService
             var outputNames = TensorCodec.SelectOutputs(session, request);
             if (entry.BatchMaxQueueDelayUs > 0 && DynamicBatcher.CanBatch(session))
             {
+                TakeBatchCopies(memory, request);
                 var settings = new BatchingSettings(TimeSpan.FromMicroseconds(entry.BatchMaxQueueDelayUs), Math.Max(1, entry.BatchPreferredSize), entry.MaxBatch > 0 ? entry.MaxBatch : MaxBatchRows, Environment.ProcessorCount);
-                var answer = await session.GetOrCreateBatcher(settings, _time).RunAsync(request, outputNames, model, entry.Version, cancellationToken).ConfigureAwait(false);
+                var answer = await session.GetOrCreateBatcher(settings, _time).RunAsync(request, outputNames, model, entry.Version, entry.MaxOutputBytes > 0 ? entry.MaxOutputBytes : _defaultMaxOutputBytes, entry.MaxOutputBytes > 0, cancellationToken).ConfigureAwait(false);
                 return new ServingResult(answer, null, entry.Version) { CacheHit = lease.CacheHit, LoadSource = lease.CacheHit ? null : session.LoadSource };
+            }
+
+            // One tenant's runs hold at most a bounded share of the shard's threads (all its models together); a
+            // batched model's runs are bounded by its batcher's run slots instead (a tenant permit per queued row
+            // would cap every batch at the tenant's limit).
+            using var tenantPermit = _tenantRuns.AttemptAcquire(tenant) is { IsAcquired: true } free ? free : await _tenantRuns.AcquireAsync(tenant, 1, cancellationToken).ConfigureAwait(false);
+            if (!tenantPermit.IsAcquired)
+            {
+                return new ServingResult([], ServingError.RateLimited($"tenant '{tenant}' has {_tenantRunLimit} runs going and {_tenantQueueLimit} waiting on this shard (Shard__MaxConcurrentRunsPerTenant, Shard__MaxQueuedRunsPerTenant); retry shortly", ServingError.DefaultRetryAfter), entry.Version) { CacheHit = lease.CacheHit };
             }
 
             var inputs = TensorCodec.CreateInputs(session, request, out var inputNames);
             try
             {
                 using var runOptions = new RunOptions();
-                using var outputs = Run(session, runOptions, inputNames, inputs, outputNames);
+                using var outputs = Run(session, runOptions, inputNames, inputs, outputNames, cancellationToken);
+                TensorCodec.CheckOutputSize(model, outputNames, outputs, 1, entry.MaxOutputBytes > 0 ? entry.MaxOutputBytes : _defaultMaxOutputBytes, entry.MaxOutputBytes > 0);
                 var buffer = new ArrayBufferWriter<byte>(256);
                 TensorCodec.WriteResponse(buffer, model, entry.Version, request.Id, outputNames, outputs);
                 return new ServingResult(buffer.WrittenSpan.ToArray(), null, entry.Version) { CacheHit = lease.CacheHit, LoadSource = lease.CacheHit ? null : session.LoadSource };
@@ -176,11 +221,21 @@ public sealed partial class ScoringService
         }
     }
 
-    private IDisposableReadOnlyCollection<OrtValue> Run(ModelSession session, RunOptions runOptions, string[] inputNames, OrtValue[] inputs, string[] outputNames)
+    private IDisposableReadOnlyCollection<OrtValue> Run(ModelSession session, RunOptions runOptions, string[] inputNames, OrtValue[] inputs, string[] outputNames, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
+        // The run holds this thread until it returns: when the request gives up (the caller went away, its deadline
+        // passed) ONNX Runtime is told to stop at its next node, so a runaway model frees the thread.
+        using var stop = cancellationToken.CanBeCanceled ? cancellationToken.UnsafeRegister(static o => ((RunOptions)o!).Terminate = true, runOptions) : default;
         try
         {
             return session.Session.Run(runOptions, inputNames, inputs, outputNames);
+        }
+        catch (OnnxRuntimeException e) when (runOptions.Terminate)
+        {
+            var ranMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            LogRunTerminated(session.Model, session.Version, ranMs);
+            throw new ServingException(ServingError.DeadlineExceeded(string.Create(CultureInfo.InvariantCulture, $"model '{session.Model}' was stopped after running {ranMs} ms: the request gave up (its deadline passed or its caller went away)")), e);
         }
         catch (OnnxRuntimeException e)
         {
@@ -188,6 +243,20 @@ public sealed partial class ScoringService
             // dimension it cannot broadcast): a 500 naming the reason, and the process lives on.
             LogRunFailed(e, session.Model, session.Version);
             throw new ServingException(ServingError.ModelFailed($"model '{session.Model}' failed to run: {e.Message}"), e);
+        }
+    }
+
+    /// <summary>A batched request's inputs are copied once more into the batch's stacked tensors: that copy counts too.</summary>
+    private static void TakeBatchCopies(RequestMemory? memory, InferenceRequest request)
+    {
+        if (memory is null)
+        {
+            return;
+        }
+
+        foreach (var input in request.Inputs)
+        {
+            memory.TakeBatchCopy(InferenceRequestParser.DecodedBytes(input.ElementType, input.Data.Length, 0), input.Name);
         }
     }
 
@@ -214,6 +283,9 @@ public sealed partial class ScoringService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Model {Model} could not be loaded: storage is unreachable")]
     private partial void LogLoadUnavailable(Exception exception, string model);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Model {Model} version {Version} was stopped after {RanMs} ms: its request gave up")]
+    private partial void LogRunTerminated(string model, string version, long ranMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Model {Model} version {Version} failed to run")]
     private partial void LogRunFailed(Exception exception, string model, string version);

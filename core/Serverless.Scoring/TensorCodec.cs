@@ -99,6 +99,33 @@ public static class TensorCodec
         return names;
     }
 
+    /// <summary>
+    /// Refuses (400, naming the cap) outputs over <paramref name="maxBytes"/> before anything is encoded: a model whose
+    /// output size comes from its input (<c>ConstantOfShape(input)</c>) must not make the JSON writer allocate gigabytes.
+    /// <paramref name="share"/> is the part of the outputs one request of a batch answers (1 for a lone run).
+    /// </summary>
+    public static void CheckOutputSize(string model, IReadOnlyList<string> outputNames, IReadOnlyList<OrtValue> outputs, double share, long maxBytes, bool capFromModel)
+    {
+        long total = 0;
+        for (var i = 0; i < outputs.Count; i++)
+        {
+            if (outputs[i].OnnxType != OnnxValueType.ONNX_TYPE_TENSOR)
+            {
+                continue;
+            }
+
+            var info = outputs[i].GetTensorTypeAndShape();
+            var elements = (long)(info.ElementCount * share);
+            // Strings: at least a reference and an empty string's JSON each; their text is checked as it is written.
+            total += info.ElementDataType == TensorElementType.String ? 16 * elements : InferenceRequestParser.DecodedBytes(info.ElementDataType, elements, 0);
+            if (total > maxBytes)
+            {
+                var source = capFromModel ? "maxOutputBytes in its model.json" : "the default, Shard__DefaultMaxOutputBytes; a model may set maxOutputBytes in its model.json";
+                throw new ServingException(ServingError.InvalidArgument($"model '{model}' would answer over {total:N0} bytes of outputs (output '{outputNames[i]}' has shape [{string.Join(',', info.Shape)}]), over its output cap of {maxBytes:N0} bytes ({source}); ask for a smaller output"));
+            }
+        }
+    }
+
     /// <summary>Writes the v2 answer for the outputs of one run.</summary>
     public static void WriteResponse(IBufferWriter<byte> buffer, string model, string version, string? id, string[] outputNames, IReadOnlyList<OrtValue> outputs) =>
         WriteResponse(buffer, model, version, id, outputNames, outputs, rowStart: 0, rowCount: -1);

@@ -79,6 +79,26 @@ param memoryLimitBytes int = 0
 @minValue(1)
 param defaultTenantRequestsPerSecond int = 1000
 
+@description('Memory one inference request may take on a shard, body and decoded tensors (Shard__MaxRequestMemoryBytes); over it 413.')
+@minValue(1048576)
+param maxRequestMemoryBytes int = 268435456
+
+@description('Memory all requests in flight on a shard may take together (Shard__InFlightMemoryBytes); over it 503 with Retry-After.')
+@minValue(1048576)
+param inFlightMemoryBytes int = 1073741824
+
+@description('Runs of one tenant\'s models at once on a shard (Shard__MaxConcurrentRunsPerTenant); 0 = twice the processor count, at least 4.')
+@minValue(0)
+param maxConcurrentRunsPerTenant int = 0
+
+@description('Runs of one tenant waiting for a slot on a shard before the next gets 429 (Shard__MaxQueuedRunsPerTenant).')
+@minValue(0)
+param maxQueuedRunsPerTenant int = 1024
+
+@description('Bytes of output tensors one run may answer when the model.json sets no maxOutputBytes (Shard__DefaultMaxOutputBytes); over it 400.')
+@minValue(1024)
+param defaultMaxOutputBytes int = 67108864
+
 @description('Most models an instance prewarms at start (Shard__PrewarmModels).')
 @minValue(0)
 @maxValue(10000)
@@ -294,6 +314,11 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'Shard__MaxQueuedRequestsPerModel', value: string(maxQueuedRequestsPerModel) }
             { name: 'Shard__MemoryLimitBytes', value: string(memoryLimitBytes) }
             { name: 'Shard__DefaultTenantRequestsPerSecond', value: string(defaultTenantRequestsPerSecond) }
+            { name: 'Shard__MaxRequestMemoryBytes', value: string(maxRequestMemoryBytes) }
+            { name: 'Shard__InFlightMemoryBytes', value: string(inFlightMemoryBytes) }
+            { name: 'Shard__MaxConcurrentRunsPerTenant', value: string(maxConcurrentRunsPerTenant) }
+            { name: 'Shard__MaxQueuedRunsPerTenant', value: string(maxQueuedRunsPerTenant) }
+            { name: 'Shard__DefaultMaxOutputBytes', value: string(defaultMaxOutputBytes) }
             { name: 'Shard__HeartbeatSeconds', value: string(heartbeatSeconds) }
             { name: 'Shard__DiskTierPath', value: diskTierPath }
             { name: 'Shard__DiskTierBytes', value: string(diskTierBytes) }

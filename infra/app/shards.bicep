@@ -73,6 +73,26 @@ param memoryLimitBytes int = 0
 @minValue(1)
 param defaultTenantRequestsPerSecond int = 1000
 
+@description('Memory one inference request may take on a shard, body and decoded tensors (Shard__MaxRequestMemoryBytes); over it 413.')
+@minValue(1048576)
+param maxRequestMemoryBytes int = 268435456
+
+@description('Memory all requests in flight on a shard may take together (Shard__InFlightMemoryBytes); over it 503 with Retry-After.')
+@minValue(1048576)
+param inFlightMemoryBytes int = 1073741824
+
+@description('Runs of one tenant\'s models at once on a shard (Shard__MaxConcurrentRunsPerTenant); 0 = twice the processor count, at least 4.')
+@minValue(0)
+param maxConcurrentRunsPerTenant int = 0
+
+@description('Runs of one tenant waiting for a slot on a shard before the next gets 429 (Shard__MaxQueuedRunsPerTenant).')
+@minValue(0)
+param maxQueuedRunsPerTenant int = 1024
+
+@description('Bytes of output tensors one run may answer when the model.json sets no maxOutputBytes (Shard__DefaultMaxOutputBytes); over it 400.')
+@minValue(1024)
+param defaultMaxOutputBytes int = 67108864
+
 @description('Most models an instance prewarms at start (Shard__PrewarmModels).')
 @minValue(0)
 @maxValue(10000)
@@ -251,6 +271,11 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       Shard__MaxQueuedRequestsPerModel: string(maxQueuedRequestsPerModel)
       Shard__MemoryLimitBytes: string(memoryLimitBytes)
       Shard__DefaultTenantRequestsPerSecond: string(defaultTenantRequestsPerSecond)
+      Shard__MaxRequestMemoryBytes: string(maxRequestMemoryBytes)
+      Shard__InFlightMemoryBytes: string(inFlightMemoryBytes)
+      Shard__MaxConcurrentRunsPerTenant: string(maxConcurrentRunsPerTenant)
+      Shard__MaxQueuedRunsPerTenant: string(maxQueuedRunsPerTenant)
+      Shard__DefaultMaxOutputBytes: string(defaultMaxOutputBytes)
       Ort__ExecutionProvider: ortExecutionProvider
       Ort__DeviceId: string(ortDeviceId)
       Ort__CompactSessionMaxBytes: string(ortCompactSessionMaxBytes)

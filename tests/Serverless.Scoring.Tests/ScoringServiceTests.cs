@@ -213,6 +213,6 @@ public sealed class ScoringServiceTests
         var metrics = new ServerlessMetrics(meters, new RequestWindow(time), new ConfigurationBuilder().Build());
         // Real time for the monitor: it samples at most every 250 ms.
         var memory = new MemoryPressureMonitor(options, TimeProvider.System, () => Interlocked.Read(ref _resident));
-        return new ScoringService(catalog, _sessions, loader, new ModelTraffic(), time, NullLogger<ScoringService>.Instance, meters, metrics, memory, options);
+        return new ScoringService(catalog, _sessions, loader, new ModelTraffic(), time, NullLogger<ScoringService>.Instance, meters, metrics, memory, new RequestMemoryBudget(options), options);
     }
 }

@@ -130,4 +130,34 @@ public static class DemoModels
             .AddNode("MatMul", ["x", "W"], ["y"])
             .AddOutput("y", OnnxElementType.Float, "batch", 2)
             .ToBytes();
+
+    /// <summary>
+    /// A model whose output size comes from its input: <c>shape</c> INT64 [2] → <c>ConstantOfShape</c> → <c>y</c> FLOAT
+    /// [rows, columns] of zeros. Asked for [65536, 65536] it would answer 16 GiB.
+    /// </summary>
+    public static byte[] OutputSizedByInput() =>
+        new OnnxModelBuilder("output_sized_by_input")
+            .AddInput("shape", OnnxElementType.Int64, 2)
+            .AddOutput("y", OnnxElementType.Float, "rows", "columns")
+            .AddNode("ConstantOfShape", ["shape"], ["y"])
+            .ToBytes();
+
+    /// <summary>
+    /// A slow model: <c>x</c> FLOAT [1,1] expanded to n×n, then <paramref name="products"/> chained n×n MatMuls, summed
+    /// to <c>y</c> [1,1]. ONNX Runtime checks a run's terminate flag between nodes, so many products make it stoppable.
+    /// </summary>
+    public static byte[] Slow(int n, int products)
+    {
+        var builder = new OnnxModelBuilder("slow")
+            .AddInput("x", OnnxElementType.Float, 1L, 1L)
+            .AddOutput("y", OnnxElementType.Float, 1L, 1L)
+            .AddInitializer("size", new long[] { n, n }, 2)
+            .AddNode("Expand", ["x", "size"], ["m0"]);
+        for (var i = 1; i <= products; i++)
+        {
+            builder.AddNode("MatMul", [$"m{i - 1}", "m0"], [$"m{i}"]);
+        }
+
+        return builder.AddNode("ReduceSum", [$"m{products}"], ["y"]).ToBytes();
+    }
 }

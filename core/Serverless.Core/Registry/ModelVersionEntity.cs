@@ -58,6 +58,9 @@ public sealed class ModelVersionEntity : ITableEntity
     /// <summary>From model.json: the largest batch; 0 when not given.</summary>
     public int MaxBatch { get; set; }
 
+    /// <summary>From model.json: the most bytes of output tensors one run may answer; 0 = the shard's default.</summary>
+    public long MaxOutputBytes { get; set; }
+
     /// <summary>From model.json: dynamic batching's window in microseconds; 0 = no batching.</summary>
     public int BatchMaxQueueDelayUs { get; set; }
 

@@ -74,4 +74,40 @@ public sealed class ShardOptions
     /// </summary>
     [Range(1, int.MaxValue)]
     public int DefaultTenantRequestsPerSecond { get; set; } = 1000;
+
+    /// <summary>
+    /// The most memory one inference request may take on the shard: its body plus the tensors decoded from it (a
+    /// dynamic batch's stacked copy too). Counted before each buffer is allocated; over it the answer is 413 naming it.
+    /// </summary>
+    [Range(1L << 20, long.MaxValue)]
+    public long MaxRequestMemoryBytes { get; set; } = 256L << 20;
+
+    /// <summary>
+    /// The most memory all requests in flight on the shard may take together (as <see cref="MaxRequestMemoryBytes"/>
+    /// counts it); over it a request gets 503 with <c>Retry-After</c>, which the router retries on another replica.
+    /// </summary>
+    [Range(1L << 20, long.MaxValue)]
+    public long InFlightMemoryBytes { get; set; } = 1L << 30;
+
+    /// <summary>
+    /// Runs of one tenant's models at once on this shard, all its models together; more wait (up to
+    /// <see cref="MaxQueuedRunsPerTenant"/>). 0 = twice the processor count, at least 4: one tenant cannot hold every
+    /// ONNX Runtime thread while other tenants' requests wait.
+    /// </summary>
+    [Range(0, 100_000)]
+    public int MaxConcurrentRunsPerTenant { get; set; }
+
+    /// <summary>One tenant's runs waiting for a slot before the next gets 429.</summary>
+    [Range(0, 100_000)]
+    public int MaxQueuedRunsPerTenant { get; set; } = 1024;
+
+    /// <summary>
+    /// The most bytes of output tensors one run may answer when the model's <c>model.json</c> sets no
+    /// <c>maxOutputBytes</c>; over it the answer is 400 naming the cap, and nothing is encoded.
+    /// </summary>
+    [Range(1L << 10, long.MaxValue)]
+    public long DefaultMaxOutputBytes { get; set; } = 64L << 20;
+
+    /// <summary>The per-tenant run limit in effect: <see cref="MaxConcurrentRunsPerTenant"/>, or its default when 0.</summary>
+    public int EffectiveConcurrentRunsPerTenant => MaxConcurrentRunsPerTenant > 0 ? MaxConcurrentRunsPerTenant : Math.Max(4, 2 * Environment.ProcessorCount);
 }

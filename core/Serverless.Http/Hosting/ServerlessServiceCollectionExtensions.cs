@@ -43,11 +43,14 @@ public static class ServerlessServiceCollectionExtensions
     public static IServiceCollection AddServerlessShard(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddServerlessStorage(configuration);
-        services.AddOptions<ShardOptions>().Bind(configuration.GetSection(ShardOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ShardOptions>().Bind(configuration.GetSection(ShardOptions.SectionName)).ValidateDataAnnotations()
+            .Validate(o => o.MaxRequestMemoryBytes <= o.InFlightMemoryBytes, $"{ShardOptions.SectionName}__{nameof(ShardOptions.MaxRequestMemoryBytes)} must not exceed {ShardOptions.SectionName}__{nameof(ShardOptions.InFlightMemoryBytes)}: one request alone would never fit")
+            .ValidateOnStart();
         services.AddOptions<OrtOptions>().Bind(configuration.GetSection(OrtOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<OrtRuntime>();
         services.TryAddSingleton<SessionCache>();
         services.TryAddSingleton<MemoryPressureMonitor>();
+        services.TryAddSingleton<RequestMemoryBudget>();
         services.TryAddSingleton<ModelDiskTier>();
         services.TryAddSingleton<ModelLoader>();
         services.TryAddSingleton<ScoringService>();

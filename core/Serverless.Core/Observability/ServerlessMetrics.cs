@@ -18,7 +18,7 @@ public sealed class ServerlessMetrics
     public const string MeterName = "Serverless";
 
     /// <summary>The meters every app exports.</summary>
-    public static readonly string[] MeterNames = [MeterName, "Serverless.Shard"];
+    public static readonly string[] MeterNames = [MeterName, "Serverless.Shard", Storage.StorageReadCounter.MeterName];
 
     /// <summary>
     /// The model label of every 404: a name the client made up (or a version it does not have) must not become a

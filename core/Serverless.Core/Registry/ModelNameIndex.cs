@@ -31,6 +31,12 @@ public sealed class ModelNameIndex
     /// <summary>Names held in all sets together (8 bytes each: 32 MB).</summary>
     public const long MaxNames = 4_000_000;
 
+    /// <summary>
+    /// Registry reads per second, per process, for names a current set does not have (<see cref="ReadBudget"/>): a model
+    /// published a moment ago, before the next epoch poll shows it, is served at once; a flood of junk costs this at most.
+    /// </summary>
+    public const int AbsentReadsPerSecond = 10;
+
     /// <summary>How long a set may be used without a current epoch (the poll failing): the registry's own freshness.</summary>
     public static readonly TimeSpan UnstampedFreshness = TimeSpan.FromSeconds(2);
 
@@ -43,6 +49,7 @@ public sealed class ModelNameIndex
     private readonly ConcurrentDictionary<string, Entry> _sets = new(StringComparer.Ordinal);
     private readonly SingleFlight<string, Entry> _loading = new(StringComparer.Ordinal);
     private readonly Lock _evicting = new();
+    private readonly ReadBudget _absentReads;
     private long _names;
     private long _loads;
 
@@ -62,6 +69,7 @@ public sealed class ModelNameIndex
         _maxTenants = maxTenants;
         _maxNames = maxNames;
         _seed = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(sizeof(ulong)));
+        _absentReads = new ReadBudget(time, AbsentReadsPerSecond);
     }
 
     /// <summary>Tenants whose sets are held now.</summary>
@@ -93,7 +101,7 @@ public sealed class ModelNameIndex
             entry.LastUsed = now;
             if (IsCurrent(entry, epoch, now))
             {
-                return ValueTask.FromResult(entry.Names.Contains(model));
+                return ValueTask.FromResult(entry.Names.Contains(model) || _absentReads.TryTake());
             }
 
             if (entry.Names.Contains(model))
@@ -131,7 +139,7 @@ public sealed class ModelNameIndex
         {
             var load = Load(tenant, epoch);
             var loaded = load.IsCompleted ? await load.ConfigureAwait(false) : await load.WaitAsync(_storage.RequestWait, _time, cancellationToken).ConfigureAwait(false);
-            return loaded.Names.Contains(model);
+            return loaded.Names.Contains(model) || _absentReads.TryTake();
         }
         catch (Exception e) when (e is TimeoutException or Azure.RequestFailedException || StorageFaults.IsTransient(e, cancellationToken))
         {

@@ -129,7 +129,8 @@ public static class ServerlessServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddServerlessLifecycle(this IServiceCollection services, TimeSpan connectTimeout)
     {
-        services.TryAddSingleton<TenantStore>();
+        // With the tenants' epoch where the app polls it: made-up tenant names in keys cost no read per name.
+        services.TryAddSingleton(sp => new TenantStore(sp.GetRequiredService<StorageClients>(), sp.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>(), sp.GetService<RegistryEpochs>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<PlacementStore>();
         services.TryAddSingleton<ShardDirectory>();
         services.TryAddSingleton<ReplicaResolver>();

@@ -214,7 +214,9 @@ public sealed partial class DashboardService
 
     private async Task<List<HotModel>> HotModelsAsync(WindowSnapshot snapshot, CancellationToken cancellationToken)
     {
+        // 404s (made-up names, under one label) and the overflow key are no model: never a row of the hottest.
         var top = snapshot.Counts
+            .Where(p => p.Key.Model is not (ServerlessMetrics.UnknownModel or RequestWindow.OverflowModel))
             .GroupBy(p => (p.Key.Tenant, p.Key.Model))
             .Select(g => (g.Key.Tenant, g.Key.Model, Requests: g.Sum(p => p.Value), Errors: g.Where(p => p.Key.Status >= 500).Sum(p => p.Value),
                 ServedBy: g.Where(p => p.Key.Shard.Length > 0).Select(p => p.Key.Shard).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList()))

@@ -45,15 +45,22 @@ public sealed partial class RouterService
     /// <summary>The answer to a call without a valid API key.</summary>
     public static readonly ServingError Unauthenticated = ServingError.Unauthenticated("missing or invalid API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'");
 
+    /// <summary>The v2 metadata; spends the tenant's quota as an inference call does (each may read storage).</summary>
     public Task<ServingResult> MetadataAsync(Tenant tenant, string model, string? version, CancellationToken cancellationToken) =>
-        _catalog.MetadataAsync(tenant.Name, model, version, cancellationToken);
+        OverQuota(tenant) is { } refused ? Task.FromResult(refused) : _catalog.MetadataAsync(tenant.Name, model, version, cancellationToken);
 
+    /// <summary>Whether a model version is ready; spends the tenant's quota as an inference call does.</summary>
     public Task<ServingResult> ReadyAsync(Tenant tenant, string model, string? version, CancellationToken cancellationToken) =>
-        _catalog.ReadyAsync(tenant.Name, model, version, cancellationToken);
+        OverQuota(tenant) is { } refused ? Task.FromResult(refused) : _catalog.ReadyAsync(tenant.Name, model, version, cancellationToken);
 
-    /// <summary>Direct mode: the replicas of a model version, so a client can call one itself.</summary>
+    /// <summary>Direct mode: the replicas of a model version, so a client can call one itself; spends the tenant's quota.</summary>
     public async Task<ServingResult> PlacementAsync(Tenant tenant, string model, string? version, CancellationToken cancellationToken)
     {
+        if (OverQuota(tenant) is { } refused)
+        {
+            return refused;
+        }
+
         try
         {
             var entry = await _catalog.ResolveAsync(tenant.Name, model, version, cancellationToken).ConfigureAwait(false);
@@ -133,16 +140,17 @@ public sealed partial class RouterService
 
     private async Task<ServingResult> InferWithinAsync(Tenant tenant, string model, string? version, ReadOnlyMemory<byte> body, TimeSpan? forwardTimeout, long deadlineAt, CancellationToken cancellationToken)
     {
-        if (_rateLimiter.TryAcquire(tenant) is { } retryAfter)
+        if (OverQuota(tenant) is { } refused)
         {
-            return ServingResult.Failure(TenantRateLimiter.OverQuota(tenant, retryAfter));
+            return refused;
         }
 
         ModelVersionEntity entry;
         try
         {
             var resolving = _catalog.ResolveAsync(tenant.Name, model, version, cancellationToken);
-            if (!resolving.IsCompleted)
+            // Only for a name the tenant's set has: a made-up name must not cost the placement read it saves.
+            if (!resolving.IsCompleted && (_catalog.Names is not { } names || names.Peek(tenant.Name, model) == true))
             {
                 // The registry is being read from storage (a model's first request, or one idle a while):
                 // read its placement row at the same time rather than after.
@@ -159,6 +167,10 @@ public sealed partial class RouterService
         var replicas = await FindReplicasAsync(tenant, entry, cancellationToken).ConfigureAwait(false);
         return await _forwarder.ForwardAsync(tenant.Name, model, entry, replicas, body, forwardTimeout, deadlineAt, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The 429 answer when the tenant is over its quota, else null (the call may go on).</summary>
+    private ServingResult? OverQuota(Tenant tenant) =>
+        _rateLimiter.TryAcquire(tenant) is { } retryAfter ? ServingResult.Failure(TenantRateLimiter.OverQuota(tenant, retryAfter)) : null;
 
     /// <summary>The model's replicas in preference order (primary first), live shards only.</summary>
     public ValueTask<IReadOnlyList<ShardInfo>> FindReplicasAsync(Tenant tenant, ModelVersionEntity entry, CancellationToken cancellationToken) =>

@@ -6,7 +6,9 @@ namespace Serverless.Core.Observability;
 /// The router's requests over the last minutes, in memory: <see cref="Buckets"/> buckets of
 /// <see cref="BucketSeconds"/> s, each with counts per (tenant, model, shard, status) and a log-scale latency
 /// histogram (about 9 % per step), plus lifetime counts since the process started (which match the
-/// <c>serverless.requests</c> counter). Memory is bounded by the window, not by the number of models.
+/// <c>serverless.requests</c> counter). Memory is bounded by the window and by <see cref="MaxKeys"/> keys (the
+/// lifetime totals and each bucket alike): past it, a new key's counts go to its tenant's <see cref="OverflowModel"/>
+/// key, as OpenTelemetry folds series past its cap, so counts stay whole while what a client sends cannot grow it.
 /// </summary>
 public sealed class RequestWindow
 {
@@ -16,13 +18,28 @@ public sealed class RequestWindow
     private const double LatencyFloorMs = 0.01;
     private const double StepsPerDoubling = 8;
 
+    /// <summary>Distinct keys held (lifetime totals, and each bucket): one per model, shard and status in use.</summary>
+    public const int DefaultMaxKeys = 10_000;
+
+    /// <summary>The model of the key that counts what did not fit under <see cref="MaxKeys"/>.</summary>
+    public const string OverflowModel = "_overflow";
+
     private readonly TimeProvider _time;
+    private readonly int _maxKeys;
     private readonly Bucket[] _buckets = new Bucket[Buckets];
     private readonly ConcurrentDictionary<RequestKey, long> _totals = new();
 
     public RequestWindow(TimeProvider time)
+        : this(time, DefaultMaxKeys)
     {
+    }
+
+    /// <summary>With another bound on the keys (tests).</summary>
+    public RequestWindow(TimeProvider time, int maxKeys)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxKeys, 1);
         _time = time;
+        _maxKeys = maxKeys;
         for (var i = 0; i < _buckets.Length; i++)
         {
             _buckets[i] = new Bucket();
@@ -33,7 +50,9 @@ public sealed class RequestWindow
     public void Record(string tenant, string model, string shard, int status, double milliseconds)
     {
         var key = new RequestKey(tenant, model, shard, status);
-        _totals.AddOrUpdate(key, 1, static (_, n) => n + 1);
+        // Count is racy (the bound may be passed by a few concurrent inserts), which is fine for a memory bound.
+        var total = !_totals.ContainsKey(key) && _totals.Count >= _maxKeys ? Overflow(key) : key;
+        _totals.AddOrUpdate(total, 1, static (_, n) => n + 1);
         var epoch = _time.GetUtcNow().ToUnixTimeSeconds() / BucketSeconds;
         var bucket = _buckets[epoch % Buckets];
         lock (bucket)
@@ -43,11 +62,17 @@ public sealed class RequestWindow
                 bucket.Reset(epoch);
             }
 
-            bucket.Counts[key] = bucket.Counts.GetValueOrDefault(key) + 1;
+            var counted = bucket.Counts.Count >= _maxKeys && !bucket.Counts.ContainsKey(key) ? Overflow(key) : key;
+            bucket.Counts[counted] = bucket.Counts.GetValueOrDefault(counted) + 1;
             bucket.Latency[Slot(milliseconds)]++;
             bucket.Total++;
         }
     }
+
+    /// <summary>Keys held in the lifetime totals.</summary>
+    public int KeyCount => _totals.Count;
+
+    private static RequestKey Overflow(RequestKey key) => new(key.Tenant, OverflowModel, "", key.Status);
 
     /// <summary>Lifetime counts per (tenant, model, shard, status) since the process started.</summary>
     public IReadOnlyDictionary<RequestKey, long> Totals() => new Dictionary<RequestKey, long>(_totals);

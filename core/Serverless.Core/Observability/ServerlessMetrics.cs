@@ -18,7 +18,13 @@ public sealed class ServerlessMetrics
     public const string MeterName = "Serverless";
 
     /// <summary>The meters every app exports.</summary>
-    public static readonly string[] MeterNames = [MeterName, "Serverless.Shard"];
+    public static readonly string[] MeterNames = [MeterName, "Serverless.Shard", Storage.StorageReadCounter.MeterName];
+
+    /// <summary>
+    /// The model label of every 404: a name the client made up (or a version it does not have) must not become a
+    /// series of its own, or junk names would fill the exporter's series cap and push real models into overflow.
+    /// </summary>
+    public const string UnknownModel = "_unknown";
 
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
@@ -48,6 +54,7 @@ public sealed class ServerlessMetrics
         var elapsed = Stopwatch.GetElapsedTime(startedTimestamp).TotalMilliseconds;
         var shard = response.ServedBy ?? "";
         var status = HttpStatusMapping.ToStatus(response);
+        model = ModelLabel(model, status);
         var tags = Tags("router", tenant, model, shard, status, response.Cache);
         _requests.Add(1, tags);
         _duration.Record(elapsed, tags);
@@ -60,7 +67,8 @@ public sealed class ServerlessMetrics
     {
         ArgumentNullException.ThrowIfNull(result);
         var elapsed = Stopwatch.GetElapsedTime(startedTimestamp).TotalMilliseconds;
-        var tags = Tags("shard", tenant, model, _shardId, HttpStatusMapping.ToStatus(result), result.Cache);
+        var status = HttpStatusMapping.ToStatus(result);
+        var tags = Tags("shard", tenant, ModelLabel(model, status), _shardId, status, result.Cache);
         _requests.Add(1, tags);
         _duration.Record(elapsed, tags);
         return result;
@@ -78,6 +86,9 @@ public sealed class ServerlessMetrics
         };
         _queue.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalMilliseconds, tags);
     }
+
+    /// <summary>The model label a request is recorded under: <see cref="UnknownModel"/> for a 404, else the model.</summary>
+    public static string ModelLabel(string model, int status) => status == 404 ? UnknownModel : model;
 
     private static TagList Tags(string app, string tenant, string model, string shard, int status, string? cache)
     {

@@ -11,11 +11,23 @@ namespace Serverless.Core.Registry;
 public sealed class ModelCatalog
 {
     private readonly ModelRegistry _registry;
+    private readonly ModelNameIndex? _names;
 
+    /// <summary>Every name is looked up in the registry (tools, tests).</summary>
     public ModelCatalog(ModelRegistry registry)
+        : this(registry, null)
+    {
+    }
+
+    /// <summary>With the tenants' name sets in front: a name a tenant never published is 404 with no storage read.</summary>
+    public ModelCatalog(ModelRegistry registry, ModelNameIndex? names)
     {
         _registry = registry;
+        _names = names;
     }
+
+    /// <summary>The name sets in front of the registry, when there are.</summary>
+    public ModelNameIndex? Names => _names;
 
     /// <summary>Resolves a version or throws a 400/404 <see cref="ServingException"/> saying why.</summary>
     public ValueTask<ModelVersionEntity> ResolveAsync(string tenant, string model, string? version, CancellationToken cancellationToken) =>
@@ -42,6 +54,11 @@ public sealed class ModelCatalog
         if (error is not null)
         {
             throw new ServingException(ServingErrorCode.InvalidArgument, error);
+        }
+
+        if (_names is not null && !await _names.MayExistAsync(tenant, model, cancellationToken).ConfigureAwait(false))
+        {
+            throw new ServingException(ServingErrorCode.NotFound, $"model '{model}' not found");
         }
 
         var entry = await _registry.ResolveAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);

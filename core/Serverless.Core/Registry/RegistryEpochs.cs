@@ -64,11 +64,22 @@ public sealed class RegistryEpochs
         Volatile.Write(ref _last, new Snapshot(started, epochs));
     }
 
+    /// <summary>
+    /// The epoch of Table <c>tenants</c> itself (which tenants exist): a row key no tenant can have (names start with
+    /// a letter or digit), read by the same poll, bumped when a tenant is created, so an unknown tenant name in a key
+    /// is answered from the set of tenant names while it holds (<see cref="Tenancy.TenantStore"/>).
+    /// </summary>
+    public const string TenantsKey = "_tenants";
+
     /// <summary>Gives the tenant a new epoch, after a change to its registry rows.</summary>
-    public async Task BumpAsync(string tenant, CancellationToken cancellationToken)
+    public Task BumpAsync(string tenant, CancellationToken cancellationToken) => BumpAsync(_storage, tenant, cancellationToken);
+
+    /// <summary>Gives <paramref name="key"/> (a tenant, or <see cref="TenantsKey"/>) a new epoch; for writers without a poller (tools).</summary>
+    public static async Task BumpAsync(StorageClients storage, string key, CancellationToken cancellationToken)
     {
-        var row = new RegistryEpochEntity { RowKey = tenant, Epoch = Guid.NewGuid().ToString("N") };
-        await _storage.RegistryEpochsTable.UpsertEntityAsync(row, Azure.Data.Tables.TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(storage);
+        var row = new RegistryEpochEntity { RowKey = key, Epoch = Guid.NewGuid().ToString("N") };
+        await storage.RegistryEpochsTable.UpsertEntityAsync(row, Azure.Data.Tables.TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
     }
 
     private sealed record Snapshot(long StartedAt, Dictionary<string, string> Epochs);

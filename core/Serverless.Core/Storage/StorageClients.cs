@@ -11,6 +11,9 @@ namespace Serverless.Core.Storage;
 /// </summary>
 public sealed class StorageClients
 {
+    // The process's storage meter, living as long as the clients (one set per process).
+    private readonly System.Diagnostics.Metrics.Meter _meter = new(StorageReadCounter.MeterName);
+
     public StorageClients(IOptions<StorageOptions> options)
     {
         var o = options.Value;
@@ -18,6 +21,7 @@ public sealed class StorageClients
         // Azurite 3.35 rejects the newest service version the SDK sends; pin one both sides know.
         var blobOptions = new BlobClientOptions(BlobClientOptions.ServiceVersion.V2025_11_05);
         var tableOptions = new TableClientOptions();
+        tableOptions.AddPolicy(new StorageReadCounter(_meter), Azure.Core.HttpPipelinePosition.PerRetry);
         ConfigureRetry(blobOptions.Retry);
         ConfigureRetry(tableOptions.Retry);
         if (!string.IsNullOrWhiteSpace(o.ConnectionString))

@@ -1,7 +1,9 @@
 using Azure;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Caching.Memory;
+using Serverless.Core.Concurrency;
 using Serverless.Core.Naming;
+using Serverless.Core.Registry;
 using Serverless.Core.Storage;
 
 namespace Serverless.Core.Tenancy;
@@ -16,12 +18,41 @@ public sealed class TenantStore
     private static readonly TimeSpan UnknownCacheDuration = TimeSpan.FromSeconds(2);
     private readonly StorageClients _storage;
     private readonly LastKnownGoodCache _reads;
+    private readonly RegistryEpochs? _epochs;
+    private readonly TimeProvider _time;
+    private readonly SingleFlight<string, TenantNames> _loadingNames = new(StringComparer.Ordinal);
+    private readonly ulong _seed = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(sizeof(ulong)));
+    private readonly ReadBudget _absentReads;
+    private TenantNames? _names;
+    private long _nameLoads;
 
+    /// <summary>Without the tenants' epoch: an unknown tenant is remembered for 2 s (tools, tests).</summary>
     public TenantStore(StorageClients storage, IMemoryCache cache, TimeProvider time)
+        : this(storage, cache, null, time)
+    {
+    }
+
+    /// <summary>
+    /// With the tenants' epoch (<see cref="RegistryEpochs.TenantsKey"/>): the set of tenant names, read once per
+    /// epoch, answers an unknown tenant name with no storage read (the apps).
+    /// </summary>
+    public TenantStore(StorageClients storage, IMemoryCache cache, RegistryEpochs? epochs, TimeProvider time)
     {
         _storage = storage;
+        _epochs = epochs;
+        _time = time;
         _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, time, storage.RequestWait);
+        _absentReads = new ReadBudget(time, AbsentReadsPerSecond);
     }
+
+    /// <summary>
+    /// Row reads per second, per process, for tenant names the current set does not have: a tenant added a moment ago
+    /// (before the next epoch poll) works at once; a flood of made-up tenant names costs this at most.
+    /// </summary>
+    public const int AbsentReadsPerSecond = 10;
+
+    /// <summary>Reads of the set of tenant names so far (what made-up tenant names cost storage).</summary>
+    public long TenantNameLoads => Interlocked.Read(ref _nameLoads);
 
     /// <summary>Creates the tenant if needed and adds a new API key to it; returns the key (shown once).</summary>
     public async Task<string> AddKeyAsync(string tenant, int? shuffleShardSize, CancellationToken cancellationToken) =>
@@ -60,6 +91,7 @@ public sealed class TenantStore
                 }
 
                 _reads.Expire<TenantEntity?>(CacheKey(tenant));
+                await TenantsChangedAsync(cancellationToken).ConfigureAwait(false);
                 return key;
             }
             catch (RequestFailedException e) when (e.Status is 409 or 412)
@@ -93,6 +125,7 @@ public sealed class TenantStore
         }
 
         _reads.Expire<TenantEntity?>(CacheKey(tenant));
+        await TenantsChangedAsync(cancellationToken).ConfigureAwait(false);
         return key;
     }
 
@@ -184,6 +217,11 @@ public sealed class TenantStore
 
     private async ValueTask<TenantEntity?> GetAsync(string tenant, CancellationToken cancellationToken)
     {
+        if (!await MayExistAsync(tenant, cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
         // Unknown tenants are cached too, briefly (and not kept past that), so a flood of bad keys does not
         // become a flood of reads while a tenant just created is usable within seconds. A known tenant is kept
         // while Table storage is away, so its resident models go on being served.
@@ -196,6 +234,76 @@ public sealed class TenantStore
     }
 
     private static string CacheKey(string tenant) => "tenant:" + tenant;
+
+    /// <summary>
+    /// After a tenant is created: a new tenants epoch, so every router sees it within about a second. The row is
+    /// written: a failed bump is swallowed (the tenant is then seen within <see cref="ModelRegistry.EpochValidity"/>).
+    /// </summary>
+    private async Task TenantsChangedAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RegistryEpochs.BumpAsync(_storage, RegistryEpochs.TenantsKey, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RequestFailedException || StorageFaults.IsTransient(e, cancellationToken))
+        {
+        }
+    }
+
+    /// <summary>
+    /// False when no tenant of this name exists, told from the set of tenant names while the tenants epoch holds
+    /// (a flood of made-up tenant names in keys costs one read per epoch change); true when it may (read its row).
+    /// </summary>
+    private async ValueTask<bool> MayExistAsync(string tenant, CancellationToken cancellationToken)
+    {
+        var epoch = _epochs?.Current(RegistryEpochs.TenantsKey);
+        if (epoch is null)
+        {
+            // No epoch to trust (a tool, or the poll failing): the row read (with its 2 s memory of absence) decides.
+            return true;
+        }
+
+        var names = Volatile.Read(ref _names);
+        if (names is not null && string.Equals(names.Epoch, epoch, StringComparison.Ordinal) && _time.GetElapsedTime(names.LoadedAt) < ModelRegistry.EpochValidity)
+        {
+            return names.Names.Contains(tenant) || _absentReads.TryTake();
+        }
+
+        if (_storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
+        {
+            return names is null || names.Names.Contains(tenant);
+        }
+
+        try
+        {
+            var load = _loadingNames.JoinOrStart(epoch, this, static (e, store) => store.LoadNamesAsync(e));
+            var loaded = load.IsCompleted ? await load.ConfigureAwait(false) : await load.WaitAsync(_storage.RequestWait, _time, cancellationToken).ConfigureAwait(false);
+            return loaded.Names.Contains(tenant) || _absentReads.TryTake();
+        }
+        catch (Exception e) when (e is TimeoutException or RequestFailedException || StorageFaults.IsTransient(e, cancellationToken))
+        {
+            return true;
+        }
+    }
+
+    /// <summary>One query of the tenants' partition keys; stamped with the epoch current before it started.</summary>
+    private async Task<TenantNames> LoadNamesAsync(string epoch)
+    {
+        var started = _time.GetTimestamp();
+        Interlocked.Increment(ref _nameLoads);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var hashes = new List<ulong>();
+        await foreach (var entity in _storage.TenantsTable.QueryAsync<TableEntity>(select: ["PartitionKey", "RowKey"], cancellationToken: timeout.Token).ConfigureAwait(false))
+        {
+            hashes.Add(ModelNameSet.Hash(entity.PartitionKey, _seed));
+        }
+
+        var names = new TenantNames(ModelNameSet.FromHashes(hashes, _seed), epoch, started);
+        Volatile.Write(ref _names, names);
+        return names;
+    }
+
+    private sealed record TenantNames(ModelNameSet Names, string Epoch, long LoadedAt);
 
     /// <summary>
     /// Sets the tenant's publish limits (null leaves one as it is, 0 restores the publisher's default); false when

@@ -21,11 +21,16 @@ namespace Serverless.Http.Hosting;
 /// </summary>
 public static class ServerlessServiceCollectionExtensions
 {
+    /// <summary>Entries the shared memory cache holds at most (tenant rows, registry rows, placement rows, dashboard data).</summary>
+    public const long SharedCacheEntries = 200_000;
+
     /// <summary>Storage, registry and the shared caches every app uses.</summary>
     public static IServiceCollection AddServerlessStorage(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddMemoryCache();
+        // Every entry of the shared cache is Size = 1 (rows, not bytes): the bound on what client input can make it hold
+        // (negative answers for made-up names, tenants' rows); compaction drops the least recently used past it.
+        services.AddMemoryCache(o => o.SizeLimit = SharedCacheEntries);
         services.AddMetrics();
         services.AddServerlessObservability(configuration);
         // Only a shard has a session cache; a factory, so an app without one still validates its services.
@@ -35,7 +40,9 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton<StorageClients>();
         services.TryAddSingleton<RegistryEpochs>();
         services.TryAddSingleton(sp => new ModelRegistry(sp.GetRequiredService<StorageClients>(), sp.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>(), sp.GetRequiredService<RegistryEpochs>(), sp.GetRequiredService<TimeProvider>()));
-        services.TryAddSingleton<ModelCatalog>();
+        services.TryAddSingleton<ModelNameIndex>();
+        // Explicitly with the name sets: the apps answer made-up model names without a storage read.
+        services.TryAddSingleton(sp => new ModelCatalog(sp.GetRequiredService<ModelRegistry>(), sp.GetRequiredService<ModelNameIndex>()));
         return services;
     }
 
@@ -125,7 +132,8 @@ public static class ServerlessServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddServerlessLifecycle(this IServiceCollection services, TimeSpan connectTimeout)
     {
-        services.TryAddSingleton<TenantStore>();
+        // With the tenants' epoch where the app polls it: made-up tenant names in keys cost no read per name.
+        services.TryAddSingleton(sp => new TenantStore(sp.GetRequiredService<StorageClients>(), sp.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>(), sp.GetService<RegistryEpochs>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<PlacementStore>();
         services.TryAddSingleton<ShardDirectory>();
         services.TryAddSingleton<ReplicaResolver>();

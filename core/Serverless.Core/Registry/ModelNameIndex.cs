@@ -1,0 +1,242 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Azure.Data.Tables;
+using Serverless.Core.Concurrency;
+using Serverless.Core.Storage;
+
+namespace Serverless.Core.Registry;
+
+/// <summary>
+/// Per tenant, the set of its model names (<see cref="ModelNameSet"/>), so a name the tenant never published is
+/// answered 404 with no storage read: a negative cache cannot bound the reads of distinct made-up names, this can.
+/// A tenant's set is loaded on its first request by one range query of its registry partitions
+/// (<c>{tenant}~…</c>, PartitionKey and RowKey only) and stays valid while the tenant's registry epoch
+/// (<see cref="RegistryEpochs"/>, polled each second, bumped by every publish, alias move, retire and delete) says
+/// nothing changed, up to <see cref="ModelRegistry.EpochValidity"/>; a new epoch reloads it once (single flight), so a
+/// model just published is served within about a second. Sets are held for at most <see cref="MaxTenants"/>
+/// tenants and <see cref="MaxNames"/> names in all, the least recently used tenants evicted past either bound: the
+/// router does not hold the whole fleet's names.
+/// </summary>
+/// <remarks>
+/// When it cannot tell (no set loaded and the load failed or took longer than a request may wait), it says "may
+/// exist" and the caller reads the registry as before: the set only ever saves reads, it never makes a real model 404.
+/// A name in a stale set (the epoch moved on) is let through at once while the set reloads in the background: the
+/// registry read that follows decides; only a name missing from a stale set waits for the reload.
+/// </remarks>
+public sealed class ModelNameIndex
+{
+    /// <summary>Tenants whose sets are held at once.</summary>
+    public const int MaxTenants = 1_024;
+
+    /// <summary>Names held in all sets together (8 bytes each: 32 MB).</summary>
+    public const long MaxNames = 4_000_000;
+
+    /// <summary>
+    /// Registry reads per second, per process, for names a current set does not have (<see cref="ReadBudget"/>): a model
+    /// published a moment ago, before the next epoch poll shows it, is served at once; a flood of junk costs this at most.
+    /// </summary>
+    public const int AbsentReadsPerSecond = 10;
+
+    /// <summary>How long a set may be used without a current epoch (the poll failing): the registry's own freshness.</summary>
+    public static readonly TimeSpan UnstampedFreshness = TimeSpan.FromSeconds(2);
+
+    private readonly StorageClients _storage;
+    private readonly RegistryEpochs _epochs;
+    private readonly TimeProvider _time;
+    private readonly ulong _seed;
+    private readonly int _maxTenants;
+    private readonly long _maxNames;
+    private readonly ConcurrentDictionary<string, Entry> _sets = new(StringComparer.Ordinal);
+    private readonly SingleFlight<string, Entry> _loading = new(StringComparer.Ordinal);
+    private readonly Lock _evicting = new();
+    private readonly ReadBudget _absentReads;
+    private long _names;
+    private long _loads;
+
+    public ModelNameIndex(StorageClients storage, RegistryEpochs epochs, TimeProvider time)
+        : this(storage, epochs, time, MaxTenants, MaxNames)
+    {
+    }
+
+    /// <summary>With other bounds (tests).</summary>
+    public ModelNameIndex(StorageClients storage, RegistryEpochs epochs, TimeProvider time, int maxTenants, long maxNames)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxTenants, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxNames, 1);
+        _storage = storage;
+        _epochs = epochs;
+        _time = time;
+        _maxTenants = maxTenants;
+        _maxNames = maxNames;
+        _seed = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(sizeof(ulong)));
+        _absentReads = new ReadBudget(time, AbsentReadsPerSecond);
+    }
+
+    /// <summary>Tenants whose sets are held now.</summary>
+    public int TenantCount => _sets.Count;
+
+    /// <summary>Names held in all sets now.</summary>
+    public long NameCount => Interlocked.Read(ref _names);
+
+    /// <summary>Range queries made so far (one per set loaded): what junk names cost storage.</summary>
+    public long Loads => Interlocked.Read(ref _loads);
+
+    /// <summary>
+    /// Without waiting: true when the tenant's held set has the name, false when it does not, null when no set is
+    /// held. For work worth starting early only for a real model (the router's placement prefetch).
+    /// </summary>
+    public bool? Peek(string tenant, string model) =>
+        _sets.TryGetValue(tenant, out var entry) ? entry.Names.Contains(model) : null;
+
+    /// <summary>
+    /// False when the tenant surely has no model of this name (answer 404, read nothing); true when it has, or when
+    /// this cannot be told now (read the registry).
+    /// </summary>
+    public ValueTask<bool> MayExistAsync(string tenant, string model, CancellationToken cancellationToken)
+    {
+        var now = _time.GetTimestamp();
+        var epoch = _epochs.Current(tenant);
+        if (_sets.TryGetValue(tenant, out var entry))
+        {
+            entry.LastUsed = now;
+            if (IsCurrent(entry, epoch, now))
+            {
+                return ValueTask.FromResult(entry.Names.Contains(model) || _absentReads.TryTake());
+            }
+
+            if (entry.Names.Contains(model))
+            {
+                // Known before the change: let it through now (the registry read decides), reload behind it.
+                if (!_storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
+                {
+                    _ = ReloadQuietlyAsync(tenant, epoch);
+                }
+
+                return ValueTask.FromResult(true);
+            }
+        }
+
+        if (_storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
+        {
+            // Storage away: what is held answers (the name is not in it); with nothing held, the registry's cache decides.
+            return ValueTask.FromResult(entry is null);
+        }
+
+        return WaitForLoadAsync(tenant, model, epoch, entry, cancellationToken);
+    }
+
+    private bool IsCurrent(Entry entry, string? epoch, long now)
+    {
+        var age = _time.GetElapsedTime(entry.LoadedAt, now);
+        return epoch is not null && entry.Epoch is not null
+            ? string.Equals(epoch, entry.Epoch, StringComparison.Ordinal) && age < ModelRegistry.EpochValidity
+            : age < UnstampedFreshness;
+    }
+
+    private async ValueTask<bool> WaitForLoadAsync(string tenant, string model, string? epoch, Entry? stale, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var load = Load(tenant, epoch);
+            var loaded = load.IsCompleted ? await load.ConfigureAwait(false) : await load.WaitAsync(_storage.RequestWait, _time, cancellationToken).ConfigureAwait(false);
+            return loaded.Names.Contains(model) || _absentReads.TryTake();
+        }
+        catch (Exception e) when (e is TimeoutException or Azure.RequestFailedException || StorageFaults.IsTransient(e, cancellationToken))
+        {
+            // Storage slow or away: the set held before (the name was not in it) answers; with none, the registry decides.
+            return stale is null || stale.Names.Contains(model);
+        }
+    }
+
+    private async Task ReloadQuietlyAsync(string tenant, string? epoch)
+    {
+        try
+        {
+            await Load(tenant, epoch).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is Azure.RequestFailedException || StorageFaults.IsTransient(e, CancellationToken.None))
+        {
+            // The stale set keeps answering names it has; the next request tries again.
+        }
+    }
+
+    private Task<Entry> Load(string tenant, string? epoch) =>
+        _loading.JoinOrStart(tenant, (Index: this, Epoch: epoch), static (t, s) => s.Index.LoadAsync(t, s.Epoch));
+
+    /// <summary>One range query of the tenant's registry partitions; the epoch is the one current before it started.</summary>
+    private async Task<Entry> LoadAsync(string tenant, string? epoch)
+    {
+        var started = _time.GetTimestamp();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var prefix = tenant + "~";
+        // '~' + 1: every partition key "{tenant}~{model}" sorts inside [prefix, end).
+        var end = tenant + "\u007f";
+        var filter = TableClient.CreateQueryFilter($"PartitionKey ge {prefix} and PartitionKey lt {end}");
+        var hashes = new List<ulong>();
+        string? last = null;
+        Interlocked.Increment(ref _loads);
+        await foreach (var row in _storage.ModelsTable.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: timeout.Token).ConfigureAwait(false))
+        {
+            // Rows come in partition order: one hash per model, however many versions and aliases it has.
+            if (!string.Equals(row.PartitionKey, last, StringComparison.Ordinal) && row.PartitionKey.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                last = row.PartitionKey;
+                hashes.Add(ModelNameSet.Hash(row.PartitionKey.AsSpan(prefix.Length), _seed));
+            }
+        }
+
+        var entry = new Entry(ModelNameSet.FromHashes(hashes, _seed), epoch, started) { LastUsed = started };
+        Keep(tenant, entry);
+        return entry;
+    }
+
+    private void Keep(string tenant, Entry entry)
+    {
+        lock (_evicting)
+        {
+            var previous = _sets.TryGetValue(tenant, out var old) ? old : null;
+            _sets[tenant] = entry;
+            _names += entry.Names.Count - (previous?.Names.Count ?? 0);
+            // Evicting scans the held tenants (at most MaxTenants): it runs only when a set is loaded, never per request.
+            while (_sets.Count > _maxTenants || (_names > _maxNames && _sets.Count > 1))
+            {
+                string? oldest = null;
+                var oldestUse = long.MaxValue;
+                foreach (var (name, held) in _sets)
+                {
+                    if (!ReferenceEquals(held, entry) && held.LastUsed < oldestUse)
+                    {
+                        oldest = name;
+                        oldestUse = held.LastUsed;
+                    }
+                }
+
+                if (oldest is null || !_sets.TryRemove(oldest, out var evicted))
+                {
+                    break;
+                }
+
+                _names -= evicted.Names.Count;
+            }
+        }
+    }
+
+    private sealed class Entry
+    {
+        public Entry(ModelNameSet names, string? epoch, long loadedAt)
+        {
+            Names = names;
+            Epoch = epoch;
+            LoadedAt = loadedAt;
+        }
+
+        public ModelNameSet Names { get; }
+
+        public string? Epoch { get; }
+
+        public long LoadedAt { get; }
+
+        /// <summary>A timestamp, written racily by requests: an approximate recency is enough to pick what to evict.</summary>
+        public long LastUsed { get; set; }
+    }
+}

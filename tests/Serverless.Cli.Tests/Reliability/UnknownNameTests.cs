@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.RegularExpressions;
+using Serverless.Cli.Tests.Cluster;
+using Serverless.Cli.Tests.Observability;
+using Serverless.Core.Registry;
+using Serverless.ModelBuilder;
+
+namespace Serverless.Cli.Tests.Reliability;
+
+/// <summary>
+/// Issue 15: made-up model names and tenant names cost no storage read per name: 2,000 junk model names for a real
+/// tenant are 404 at once, the router's Table reads (<c>serverless.storage.reads</c>) do not grow with them, /metrics
+/// has no series per junk name (one <c>_unknown</c>) but keeps the real model's, and a model published after the junk
+/// is served within a couple of seconds.
+/// </summary>
+[TestClass]
+public sealed partial class UnknownNameTests
+{
+    private const int JunkNames = 2_000;
+    private static readonly string Tenant = "names-" + Guid.NewGuid().ToString("N")[..6];
+
+    private static TestCluster Cluster => SharedCluster.Instance;
+
+    [TestMethod]
+    public async Task JunkModelNames_Are404_WithoutStorageReads_OrSeries_AndAPublishIsSeenWithinSeconds()
+    {
+        var key = await Cluster.Tenants.AddKeyAsync(Tenant, null, 10_000_000, CancellationToken.None);
+        Assert.AreEqual(ModelStates.Ready, (await Cluster.PublishAsync(Tenant, "real", "1", DemoModels.Linear())).State);
+        await UntilServedAsync(key, "real", TimeSpan.FromSeconds(10));
+
+        var before = Reads(await FleetProbe.ScrapeAsync(Cluster.State.RouterUrl));
+        var failures = 0;
+        string? wrong = null;
+        await Parallel.ForEachAsync(Enumerable.Range(0, JunkNames), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
+        {
+            var name = "junk-" + i.ToString(CultureInfo.InvariantCulture);
+            var (status, body, response) = await Cluster.InferAsync(key, name, FleetProbe.Body);
+            response.Dispose();
+            var error = (string?)body?["error"];
+            if (status != 404 || error != $"model '{name}' not found")
+            {
+                Interlocked.Increment(ref failures);
+                wrong = $"{name}: {status} {body?.ToJsonString()}";
+            }
+        });
+        Assert.AreEqual(0, failures, wrong);
+
+        var metrics = await FleetProbe.ScrapeAsync(Cluster.State.RouterUrl);
+        var after = Reads(metrics);
+        // Without the name set each junk name read the registry and the placement row: 4,000 reads. Other tests
+        // share the cluster, so allow a little of their traffic; junk alone costs at most a reload per epoch change.
+        Assert.IsTrue(after - before < 200, $"Table reads of models and placements grew by {after - before} over {JunkNames} junk names");
+        Assert.IsFalse(metrics.Contains("model=\"junk-", StringComparison.Ordinal), "a junk name has a series of its own");
+        Assert.IsTrue(FleetProbe.SumRequests(metrics, ("tenant", Tenant), ("model", "real")) >= 1, "the real model's series is gone");
+        Assert.IsTrue(FleetProbe.SumRequests(metrics, ("tenant", Tenant), ("model", "_unknown")) >= JunkNames, "the junk is not counted under _unknown");
+
+        // A model published after the junk (its name a 404 a moment ago) is served within a couple of seconds.
+        var (early, _, earlyResponse) = await Cluster.InferAsync(key, "late", FleetProbe.Body);
+        earlyResponse.Dispose();
+        Assert.AreEqual(404, early);
+        Assert.AreEqual(ModelStates.Ready, (await Cluster.PublishAsync(Tenant, "late", "1", DemoModels.Linear())).State);
+        var seen = await UntilServedAsync(key, "late", TimeSpan.FromSeconds(10));
+        Assert.IsTrue(seen < TimeSpan.FromSeconds(3), $"a model published after junk was served only after {seen.TotalMilliseconds:F0} ms");
+    }
+
+    [TestMethod]
+    public async Task MadeUpTenantNames_InKeys_Are401_WithoutATenantReadEach()
+    {
+        using var http = new HttpClient { BaseAddress = Cluster.Http.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        // One made-up name first, so the set of tenant names is loaded before counting.
+        await UnauthorizedAsync(http, "warm-up");
+        var before = Reads(await FleetProbe.ScrapeAsync(Cluster.State.RouterUrl), "tenants");
+        for (var i = 0; i < 500; i++)
+        {
+            await UnauthorizedAsync(http, "nobody-" + Guid.NewGuid().ToString("N")[..12]);
+        }
+
+        var after = Reads(await FleetProbe.ScrapeAsync(Cluster.State.RouterUrl), "tenants");
+        // Other tests add tenants (each a new epoch, one reload): far fewer than one read per name.
+        Assert.IsTrue(after - before < 50, $"Table reads of tenants grew by {after - before} over 500 made-up tenant names");
+    }
+
+    private static async Task UnauthorizedAsync(HttpClient http, string tenant)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v2/models/anything");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenant + ".x");
+        using var response = await http.SendAsync(request);
+        Assert.AreEqual(401, (int)response.StatusCode, tenant);
+    }
+
+    /// <summary>How long until the model answers 200 (fails past <paramref name="limit"/>).</summary>
+    private static async Task<TimeSpan> UntilServedAsync(string key, string model, TimeSpan limit)
+    {
+        var watch = Stopwatch.StartNew();
+        var last = "";
+        while (watch.Elapsed < limit)
+        {
+            var (status, body, response) = await Cluster.InferAsync(key, model, FleetProbe.Body);
+            response.Dispose();
+            if (status == 200)
+            {
+                return watch.Elapsed;
+            }
+
+            last = $"{status} {body?.ToJsonString()}";
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"model '{model}' not served within {limit}: {last}");
+        return limit;
+    }
+
+    /// <summary>The router's Table reads of the given tables, from its Prometheus text.</summary>
+    private static long Reads(string prometheusText, params string[] tables)
+    {
+        if (tables.Length == 0)
+        {
+            tables = ["models", "placements"];
+        }
+
+        long sum = 0;
+        foreach (Match match in ReadsRegex().Matches(prometheusText))
+        {
+            if (tables.Any(t => match.Groups["labels"].Value.Contains($"table=\"{t}\"", StringComparison.Ordinal)))
+            {
+                sum += (long)double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return sum;
+    }
+
+    [GeneratedRegex(@"^serverless_storage_reads(?:_total)?\{(?<labels>[^}]*)\} (?<value>\S+)", RegexOptions.Multiline)]
+    private static partial Regex ReadsRegex();
+}

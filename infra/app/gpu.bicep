@@ -128,6 +128,15 @@ param scalingIntervalSeconds int = 10
 @description('How long a model must need fewer replicas before it gives one back (Scaling__ScaleDownAfter, a .NET TimeSpan: hh:mm:ss).')
 param scaleDownAfter string = '00:01:00'
 
+@description('Subnet of the Container Apps environment (core/network.bicep, delegated to Microsoft.App/environments).')
+param infrastructureSubnetId string
+
+@description('Resource id of the platform\'s VNet: an internal environment\'s private DNS zone is linked to it.')
+param virtualNetworkId string
+
+@description('Public network access of the GPU app: false (the default) makes its environment internal, reachable from the VNet only (the router and the publisher, integrated with it); true makes it external, reachable from anywhere with a key. Fixed when the environment is created: to change it, delete the GPU app and its environment, then provision.')
+param publicAccess bool = false
+
 // Section HttpLimits (HttpLimitsOptions): the GPU app is its own Kestrel host, with no Functions front end before it.
 @description('Slowest request body accepted after the grace, in bytes per second; slower, the connection is cut (HttpLimits__MinRequestBodyBytesPerSecond; 0: off).')
 @minValue(0)
@@ -237,6 +246,12 @@ resource containerEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   location: location
   tags: tags
   properties: {
+    // Internal when public access is off: the environment gets a private address only, and the router reaches the
+    // app through the private DNS zone below. Its ingress stays "external" (to the environment), i.e. the VNet.
+    vnetConfiguration: {
+      infrastructureSubnetId: infrastructureSubnetId
+      internal: !publicAccess
+    }
     appLogsConfiguration: {
       destination: 'log-analytics'
       logAnalyticsConfiguration: {
@@ -254,6 +269,17 @@ resource containerEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
         workloadProfileType: gpuProfileType
       }
     ]
+  }
+}
+
+// An internal environment's names resolve only through a private DNS zone linked to the VNet.
+module privateDns '../core/private-dns-zone.bicep' = if (!publicAccess) {
+  name: '${deployment().name}-dns'
+  params: {
+    zoneName: containerEnvironment.properties.defaultDomain
+    staticIp: containerEnvironment.properties.staticIp
+    virtualNetworkId: virtualNetworkId
+    tags: tags
   }
 }
 

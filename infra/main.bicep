@@ -84,6 +84,12 @@ param publisherFunctionName string = 'PublishModel'
 @description('Create the Event Grid subscription model-drop → publisher. Turn on (ENABLE_MODEL_DROP_EVENTS=true) and provision again after the first deploy.')
 param enableModelDropEvents bool = false
 
+@description('Public network access of the shard apps and the GPU app. false (the default): the shards admit only the router\'s and the publisher\'s subnet (access restrictions, default action Deny) and the GPU app\'s environment is internal, so direct mode works from inside the VNet only. true: reachable from anywhere, still only with a key. The GPU environment takes it only when first created (docs/deploy.md).')
+param shardsPublicAccess bool = false
+
+@description('Address space of the platform\'s VNet (core/network.bicep carves the callers /24, shards /22 and Container Apps /23 subnets from it). Pick one that does not overlap networks you peer with.')
+param vnetAddressPrefix string = '10.40.0.0/16'
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -143,6 +149,17 @@ module keyVault 'core/keyvault.bicep' = {
   }
 }
 
+module network 'core/network.bicep' = {
+  name: 'network'
+  scope: rg
+  params: {
+    name: '${abbrs.networkVirtualNetworks}${resourceToken}'
+    location: location
+    tags: tags
+    addressPrefix: vnetAddressPrefix
+  }
+}
+
 module shards 'app/shards.bicep' = {
   name: 'shards'
   scope: rg
@@ -157,6 +174,9 @@ module shards 'app/shards.bicep' = {
     alwaysReady: alwaysReady
     maximumElasticWorkerCount: maximumElasticWorkerCount
     cacheBytes: shardCacheBytes
+    subnetId: network.outputs.shardsSubnetId
+    callersSubnetId: network.outputs.callersSubnetId
+    publicAccess: shardsPublicAccess
     keyVaultName: keyVault.outputs.name
     internalShardKeySecretName: keyVault.outputs.internalShardKeyName
     internalShardKeyPreviousSecretName: keyVault.outputs.internalShardKeyPreviousName
@@ -178,6 +198,7 @@ module router 'app/router.bicep' = {
     premiumSku: premiumSku
     alwaysReady: alwaysReady
     maximumElasticWorkerCount: maximumElasticWorkerCount
+    subnetId: network.outputs.callersSubnetId
     keyVaultName: keyVault.outputs.name
     internalShardKeySecretName: keyVault.outputs.internalShardKeyName
     internalShardKeyPreviousSecretName: keyVault.outputs.internalShardKeyPreviousName
@@ -198,6 +219,7 @@ module publisher 'app/publisher.bicep' = {
     location: location
     tags: tags
     planId: router.outputs.planId
+    subnetId: network.outputs.callersSubnetId
     keyVaultName: keyVault.outputs.name
     internalShardKeySecretName: keyVault.outputs.internalShardKeyName
     internalShardKeyPreviousSecretName: keyVault.outputs.internalShardKeyPreviousName
@@ -226,6 +248,9 @@ module gpu 'app/gpu.bicep' = {
     gpuProfileType: gpuProfileType
     cacheBytes: gpuCacheBytes
     image: gpuImage
+    infrastructureSubnetId: network.outputs.containerAppsSubnetId
+    virtualNetworkId: network.outputs.id
+    publicAccess: shardsPublicAccess
     keyVaultName: keyVault.outputs.name
     internalShardKeySecretName: keyVault.outputs.internalShardKeyName
     internalShardKeyPreviousSecretName: keyVault.outputs.internalShardKeyPreviousName
@@ -302,5 +327,6 @@ output GPU_URL string = gpu.outputs.uri
 output GPU_NAME string = gpu.outputs.name
 output AZURE_CONTAINER_REGISTRY_ENDPOINT string = gpu.outputs.registryEndpoint
 // Read by main.parameters.json (secretOrRandomPassword) at the next provision, and by `az keyvault secret`.
+output VNET_NAME string = network.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri

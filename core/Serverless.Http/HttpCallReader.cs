@@ -38,6 +38,12 @@ public static class HttpCallReader
         {
             return await RequestBody.ReadAsync(request.Body, request.ContentLength, limitBytes, cancellationToken).ConfigureAwait(false);
         }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status408RequestTimeout)
+        {
+            // Kestrel's minimum body data rate (HttpLimits): the client sent too slowly, which is its fault, not a
+            // deadline of ours (504 would send it looking for a slow server). The connection closes after the answer.
+            throw new ServingException(new ServingError(ServingErrorCode.InvalidArgument, $"request body arrived too slowly, under the host's minimum data rate (HttpLimits__MinRequestBodyBytesPerSecond after HttpLimits__MinRequestBodyGraceSeconds): {e.Message}"), e);
+        }
         catch (BadHttpRequestException e)
         {
             throw new ServingException(new ServingError(HttpStatusMapping.FromStatus(e.StatusCode), $"request body could not be read: {e.Message}"), e);

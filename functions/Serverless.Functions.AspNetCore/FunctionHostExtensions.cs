@@ -41,12 +41,17 @@ public static class FunctionHostExtensions
 
     /// <summary>
     /// Maps every HTTP-triggered function of <paramref name="assembly"/>, plus <c>/admin/host/status</c>, the Prometheus
-    /// scrape endpoint <c>/metrics</c>, and, when the app has blob-triggered functions, the Functions host's Event Grid
+    /// scrape endpoint <c>/metrics</c> (behind the internal key: <see cref="MetricsAccess"/>), and, when the app has blob-triggered functions, the Functions host's Event Grid
     /// blob webhook <c>POST /runtime/webhooks/blobs?functionName=Host.Functions.{name}</c>.
     /// </summary>
     public static IEndpointRouteBuilder MapFunctions(this IEndpointRouteBuilder endpoints, Assembly assembly, string appName)
     {
-        endpoints.MapPrometheusScrapingEndpoint();
+        // Its series name every tenant and model served: the key first, in the exporter's own branch.
+        endpoints.MapPrometheusScrapingEndpoint(
+            path: "/metrics",
+            meterProvider: null,
+            configureBranchedPipeline: branch => branch.Use(MetricsAccess.RequireKeyAsync),
+            optionsName: null);
         endpoints.MapGet("/admin/host/status", () => Results.Json(new HostStatus(appName, "Running"), HostJsonContext.Default.HostStatus));
         var functions = FunctionMethod.Discover(assembly);
         var blobFunctions = functions.Where(f => f.Trigger is BlobTriggerAttribute).Select(f => f.Name).ToArray();

@@ -148,6 +148,49 @@ param scalingIntervalSeconds int = 10
 @description('How long a model must need fewer replicas before it gives one back (Scaling__ScaleDownAfter, a .NET TimeSpan: hh:mm:ss).')
 param scaleDownAfter string = '00:01:00'
 
+@description('Subnet of the Container Apps environment (core/network.bicep, delegated to Microsoft.App/environments).')
+param infrastructureSubnetId string
+
+@description('Resource id of the platform\'s VNet: an internal environment\'s private DNS zone is linked to it.')
+param virtualNetworkId string
+
+@description('Public network access of the GPU app: false (the default) makes its environment internal, reachable from the VNet only (the router and the publisher, integrated with it); true makes it external, reachable from anywhere with a key. Fixed when the environment is created: to change it, delete the GPU app and its environment, then provision.')
+param publicAccess bool = false
+
+// Section HttpLimits (HttpLimitsOptions): the GPU app is its own Kestrel host, with no Functions front end before it.
+@description('Slowest request body accepted after the grace, in bytes per second; slower, the connection is cut (HttpLimits__MinRequestBodyBytesPerSecond; 0: off).')
+@minValue(0)
+param httpMinRequestBodyBytesPerSecond int = 240
+
+@description('Seconds a request body may arrive slower than that first (HttpLimits__MinRequestBodyGraceSeconds).')
+@minValue(1)
+@maxValue(300)
+param httpMinRequestBodyGraceSeconds int = 5
+
+@description('Seconds from a connection\'s first byte to the end of the request headers (HttpLimits__RequestHeadersTimeoutSeconds).')
+@minValue(1)
+@maxValue(300)
+param httpRequestHeadersTimeoutSeconds int = 10
+
+@description('Seconds an idle keep-alive connection stays open (HttpLimits__KeepAliveTimeoutSeconds); keep it above the router\'s 1 min pooled-connection idle time.')
+@minValue(1)
+@maxValue(3600)
+param httpKeepAliveTimeoutSeconds int = 130
+
+@description('Most headers in one request; more answer 431 (HttpLimits__MaxRequestHeaderCount).')
+@minValue(1)
+@maxValue(10000)
+param httpMaxRequestHeaderCount int = 100
+
+@description('Largest total size of a request\'s headers in bytes; larger answer 431 (HttpLimits__MaxRequestHeadersTotalBytes).')
+@minValue(4096)
+@maxValue(1048576)
+param httpMaxRequestHeadersTotalBytes int = 32768
+
+@description('Most open connections per replica; 0: no limit (HttpLimits__MaxConcurrentConnections).')
+@minValue(0)
+param httpMaxConcurrentConnections int = 0
+
 var gpuProfileName = 'gpu'
 // CPU and memory of one replica on the GPU profile (the whole T4 or A100 card).
 var gpuResources = gpuProfileType == 'Consumption-GPU-NC8as-T4'
@@ -223,6 +266,12 @@ resource containerEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   location: location
   tags: tags
   properties: {
+    // Internal when public access is off: the environment gets a private address only, and the router reaches the
+    // app through the private DNS zone below. Its ingress stays "external" (to the environment), i.e. the VNet.
+    vnetConfiguration: {
+      infrastructureSubnetId: infrastructureSubnetId
+      internal: !publicAccess
+    }
     appLogsConfiguration: {
       destination: 'log-analytics'
       logAnalyticsConfiguration: {
@@ -240,6 +289,17 @@ resource containerEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
         workloadProfileType: gpuProfileType
       }
     ]
+  }
+}
+
+// An internal environment's names resolve only through a private DNS zone linked to the VNet.
+module privateDns '../core/private-dns-zone.bicep' = if (!publicAccess) {
+  name: '${deployment().name}-dns'
+  params: {
+    zoneName: containerEnvironment.properties.defaultDomain
+    staticIp: containerEnvironment.properties.staticIp
+    virtualNetworkId: virtualNetworkId
+    tags: tags
   }
 }
 
@@ -334,6 +394,13 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'Scaling__MaxReplicas', value: string(maxModelReplicas) }
             { name: 'Scaling__IntervalSeconds', value: string(scalingIntervalSeconds) }
             { name: 'Scaling__ScaleDownAfter', value: scaleDownAfter }
+            { name: 'HttpLimits__MinRequestBodyBytesPerSecond', value: string(httpMinRequestBodyBytesPerSecond) }
+            { name: 'HttpLimits__MinRequestBodyGraceSeconds', value: string(httpMinRequestBodyGraceSeconds) }
+            { name: 'HttpLimits__RequestHeadersTimeoutSeconds', value: string(httpRequestHeadersTimeoutSeconds) }
+            { name: 'HttpLimits__KeepAliveTimeoutSeconds', value: string(httpKeepAliveTimeoutSeconds) }
+            { name: 'HttpLimits__MaxRequestHeaderCount', value: string(httpMaxRequestHeaderCount) }
+            { name: 'HttpLimits__MaxRequestHeadersTotalBytes', value: string(httpMaxRequestHeadersTotalBytes) }
+            { name: 'HttpLimits__MaxConcurrentConnections', value: string(httpMaxConcurrentConnections) }
             { name: 'Internal__ShardKey', secretRef: 'internal-shard-key' }
             { name: 'Internal__PreviousShardKey', secretRef: 'internal-shard-key-previous' }
           ]

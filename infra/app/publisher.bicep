@@ -14,6 +14,9 @@ param planId string
 @maxValue(20)
 param alwaysReady int = 1
 
+@description('The callers\' subnet (core/network.bicep, delegated to Microsoft.Web/serverFarms) the publisher (on the router\'s plan, so the same subnet) integrates with.')
+param subnetId string
+
 param storageAccountName string
 param blobEndpoint string
 param tableEndpoint string
@@ -75,6 +78,10 @@ resource publisher 'Microsoft.Web/sites@2024-04-01' = {
     reserved: true
     httpsOnly: true
     clientAffinityEnabled: false
+    // Every outbound call through the callers' subnet: its Microsoft.Web service endpoint is what the shards' and
+    // the GPU app's access restrictions admit, and the internal GPU environment resolves only inside the VNet.
+    virtualNetworkSubnetId: subnetId
+    vnetRouteAllEnabled: true
     siteConfig: {
       linuxFxVersion: 'DOTNET-ISOLATED|10.0'
       minimumElasticInstanceCount: alwaysReady

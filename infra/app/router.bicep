@@ -21,6 +21,9 @@ param alwaysReady int
 @maxValue(100)
 param maximumElasticWorkerCount int
 
+@description('The callers\' subnet (core/network.bicep, delegated to Microsoft.Web/serverFarms) the router integrates with.')
+param subnetId string
+
 param storageAccountName string
 param blobEndpoint string
 param tableEndpoint string
@@ -92,6 +95,10 @@ resource router 'Microsoft.Web/sites@2024-04-01' = {
     reserved: true
     httpsOnly: true
     clientAffinityEnabled: false
+    // Every outbound call through the callers' subnet: its Microsoft.Web service endpoint is what the shards' and
+    // the GPU app's access restrictions admit, and the internal GPU environment resolves only inside the VNet.
+    virtualNetworkSubnetId: subnetId
+    vnetRouteAllEnabled: true
     siteConfig: {
       linuxFxVersion: 'DOTNET-ISOLATED|10.0'
       minimumElasticInstanceCount: alwaysReady

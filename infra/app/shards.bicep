@@ -156,6 +156,15 @@ param internalShardKeySecretName string
 @description('Key Vault secret of the previous internal key (Internal__PreviousShardKey, a Key Vault reference): still accepted by the shards during a rotation.')
 param internalShardKeyPreviousSecretName string
 
+@description('Subnet the shard plans integrate with (core/network.bicep, delegated to Microsoft.Web/serverFarms; every shard plan joins it).')
+param subnetId string
+
+@description('Subnet of the shards\' callers (the router\'s plan, which the publisher shares): the one source the access restrictions admit when public access is off.')
+param callersSubnetId string
+
+@description('Public network access of the shard apps: false (the default) admits only the callers\' subnet (router, publisher), so direct mode works from inside the VNet only; true admits anyone, who still needs a tenant key.')
+param publicAccess bool = false
+
 var planCount = (shardCount + shardsPerPlan - 1) / shardsPerPlan
 var serviceTags = union(tags, { 'serverless-role': 'shard' })
 
@@ -193,7 +202,26 @@ resource shards 'Microsoft.Web/sites@2024-04-01' = [
       reserved: true
       httpsOnly: true
       clientAffinityEnabled: false
+      // Outbound through the VNet for what is in it (RFC 1918 addresses); storage and the rest stay direct.
+      virtualNetworkSubnetId: subnetId
+      vnetRouteAllEnabled: false
+      // Enabled, and narrowed by the access restrictions below: the callers come through the Microsoft.Web service
+      // endpoint of their subnet, which reaches the public endpoint (Disabled would admit private endpoints only).
+      publicNetworkAccess: 'Enabled'
       siteConfig: {
+        ipSecurityRestrictionsDefaultAction: publicAccess ? 'Allow' : 'Deny'
+        ipSecurityRestrictions: [
+          {
+            name: 'platform-callers'
+            description: 'The router and the publisher (their plan\'s VNet integration subnet)'
+            action: 'Allow'
+            priority: 100
+            vnetSubnetResourceId: callersSubnetId
+          }
+        ]
+        // The deployment endpoint (azd deploy from a developer's machine) keeps its own rules: Entra-authenticated.
+        scmIpSecurityRestrictionsUseMain: false
+        scmIpSecurityRestrictionsDefaultAction: 'Allow'
         linuxFxVersion: 'DOTNET-ISOLATED|10.0'
         minimumElasticInstanceCount: alwaysReady
         functionAppScaleLimit: maximumElasticWorkerCount

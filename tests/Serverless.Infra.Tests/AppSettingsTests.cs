@@ -16,6 +16,9 @@ public enum AppRegistration
     Router,
     Shard,
     Publisher,
+
+    /// <summary>The GPU app: a shard of pool gpu that is its own Kestrel host (section HttpLimits too).</summary>
+    Gpu,
 }
 
 /// <summary>
@@ -49,7 +52,7 @@ public sealed partial class AppSettingsTests
     [DataRow("router", "router", AppRegistration.Router, null, DisplayName = "router")]
     [DataRow("shard", "shards", AppRegistration.Shard, "cpu", DisplayName = "shard (every shard-NN)")]
     [DataRow("publisher", "publisher", AppRegistration.Publisher, null, DisplayName = "publisher")]
-    [DataRow("gpu", "gpu", AppRegistration.Shard, "gpu", DisplayName = "gpu container app (a shard of pool gpu)")]
+    [DataRow("gpu", "gpu", AppRegistration.Gpu, "gpu", DisplayName = "gpu container app (a shard of pool gpu)")]
     public void BicepSetsExactlyTheSettingsTheCodeBinds(string app, string module, AppRegistration registration, string? pool)
     {
         var bound = BoundSettings(registration);
@@ -79,7 +82,7 @@ public sealed partial class AppSettingsTests
     [DataRow("router", "router", AppRegistration.Router, DisplayName = "router")]
     [DataRow("shard", "shards", AppRegistration.Shard, DisplayName = "shard (every shard-NN)")]
     [DataRow("publisher", "publisher", AppRegistration.Publisher, DisplayName = "publisher")]
-    [DataRow("gpu", "gpu", AppRegistration.Shard, DisplayName = "gpu container app (a shard of pool gpu)")]
+    [DataRow("gpu", "gpu", AppRegistration.Gpu, DisplayName = "gpu container app (a shard of pool gpu)")]
     public void BicepDefaultValuesBindAndValidate(string app, string module, AppRegistration registration)
     {
         // Values that are literals or (string(...) of) parameters with defaults are checked as the code would
@@ -240,6 +243,7 @@ public sealed partial class AppSettingsTests
             AppRegistration.Router => services.AddServerlessRouter(configuration),
             AppRegistration.Shard => services.AddServerlessShard(configuration),
             AppRegistration.Publisher => services.AddServerlessPublisher(configuration),
+            AppRegistration.Gpu => services.AddServerlessGpu(configuration),
             _ => throw new ArgumentOutOfRangeException(nameof(registration)),
         };
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Serverless.Functions.AspNetCore;
+using Serverless.Http.Hosting;
 using Serverless.LocalHost;
 
 // The local function host: runs one function app's classes (the ones Azure runs) under a plain
@@ -30,6 +31,9 @@ builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.N
 builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.Extensions.Http", LogLevel.Warning);
 app.Register(builder.Services, builder.Configuration);
+// Here each app is its own Kestrel host (in Azure the Functions front end holds the client connections): the same
+// slow-client and header-flood limits as the GPU app (section HttpLimits).
+builder.Services.AddServerlessKestrelLimits(builder.Configuration);
 builder.Services.AddFunctionHost(app.Assembly);
 
 var web = builder.Build();

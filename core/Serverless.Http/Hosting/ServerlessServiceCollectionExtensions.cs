@@ -77,6 +77,17 @@ public static class ServerlessServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>
+    /// The GPU container app: a shard (pool <c>gpu</c>) that is its own Kestrel host in Azure, so it also binds the
+    /// slow-client limits (section <c>HttpLimits</c>) that the Functions front end applies for the function apps.
+    /// </summary>
+    public static IServiceCollection AddServerlessGpu(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddServerlessShard(configuration);
+        services.AddServerlessKestrelLimits(configuration);
+        return services;
+    }
+
     /// <summary>The router app: tenants, placement, forwarding over pooled connections.</summary>
     public static IServiceCollection AddServerlessRouter(this IServiceCollection services, IConfiguration configuration)
     {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Configuration;
 using Serverless.Http;
 using Serverless.Core.Observability;
 using Serverless.Core.Protocol;
@@ -13,16 +14,25 @@ namespace Serverless.Router.Dashboard;
 /// <summary>
 /// <c>GET /dashboard</c> (the page) and <c>GET /dashboard/data</c> (its figures as JSON, polled every 2 s),
 /// both behind the admin key (<c>Router__AdminKey</c>) given as <c>?key=</c>, header <c>x-admin-key</c>, or
-/// the cookie the page sets on its first load.
+/// the cookie the page sets. A page request with a right <c>?key=</c> is answered 303 to the same address without
+/// it, setting the cookie, so the key leaves the address bar, the history and any Referer.
 /// </summary>
 public sealed class DashboardFunctions
 {
     private const string CookieName = "serverless-admin";
-    private readonly DashboardService _dashboard;
+    private const string KeyParameter = "key";
 
-    public DashboardFunctions(DashboardService dashboard)
+    /// <summary>Set by App Service in every Azure Functions app: there the cookie is always <c>Secure</c>.</summary>
+    private static readonly string[] AzureMarkers = ["WEBSITE_SITE_NAME", "WEBSITE_INSTANCE_ID"];
+
+    private readonly DashboardService _dashboard;
+    private readonly bool _inAzure;
+
+    public DashboardFunctions(DashboardService dashboard, IConfiguration configuration)
     {
+        ArgumentNullException.ThrowIfNull(configuration);
         _dashboard = dashboard;
+        _inAzure = AzureMarkers.Any(name => !string.IsNullOrEmpty(configuration[name]));
     }
 
     [Function("Dashboard")]
@@ -35,7 +45,12 @@ public sealed class DashboardFunctions
             return Unauthorized();
         }
 
-        return new BytesResult(200, "text/html; charset=utf-8", Encoding.UTF8.GetBytes(DashboardPage.Html), key);
+        if (!string.IsNullOrEmpty(request.Query[KeyParameter].ToString()))
+        {
+            return new KeyCookieRedirect(AddressWithoutKey(request), key!, CookieIsSecure(request));
+        }
+
+        return new BytesResult(200, "text/html; charset=utf-8", Encoding.UTF8.GetBytes(DashboardPage.Html));
     }
 
     [Function("DashboardData")]
@@ -49,12 +64,12 @@ public sealed class DashboardFunctions
 
         var minutes = int.TryParse(request.Query["minutes"].ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var m) ? m : 5;
         var data = await _dashboard.GetAsync(minutes, cancellationToken).ConfigureAwait(false);
-        return new BytesResult(200, "application/json", JsonSerializer.SerializeToUtf8Bytes(data, DashboardJsonContext.Default.DashboardData), null);
+        return new BytesResult(200, "application/json", JsonSerializer.SerializeToUtf8Bytes(data, DashboardJsonContext.Default.DashboardData));
     }
 
     private static string? PresentedKey(HttpRequest request)
     {
-        var key = request.Query["key"].ToString();
+        var key = request.Query[KeyParameter].ToString();
         if (string.IsNullOrEmpty(key))
         {
             key = request.Headers[DashboardService.AdminKeyHeader].ToString();
@@ -68,11 +83,31 @@ public sealed class DashboardFunctions
         return key;
     }
 
+    /// <summary>
+    /// <c>Secure</c> whenever the browser reached us over HTTPS: in Azure always (the Functions front end ends TLS,
+    /// so <see cref="HttpRequest.IsHttps"/> is false there and the app sees plain HTTP), behind any proxy that says
+    /// so in <c>X-Forwarded-Proto</c>, or on a TLS connection. Plain HTTP on loopback (the local cluster) stays
+    /// without it, or the browser would drop the cookie.
+    /// </summary>
+    private bool CookieIsSecure(HttpRequest request) =>
+        _inAzure
+        || request.IsHttps
+        || request.Headers["X-Forwarded-Proto"].ToString().Split(',')[0].Trim().Equals("https", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The request's path and query, less every <c>key</c> parameter (relative: it stays on the host the browser used).</summary>
+    private static string AddressWithoutKey(HttpRequest request)
+    {
+        var rest = request.Query
+            .Where(p => !p.Key.Equals(KeyParameter, StringComparison.OrdinalIgnoreCase))
+            .SelectMany(p => p.Value.Select(v => new KeyValuePair<string, string?>(p.Key, v)));
+        return (request.PathBase + request.Path).ToString() + QueryString.Create(rest).ToUriComponent();
+    }
+
     private static JsonBytesResult Unauthorized() =>
         new(401, JsonBodies.Error($"the dashboard needs the admin key (Router__AdminKey; locally \"adminKey\" in .serverless/local.json): add ?key=<key> or send header '{DashboardService.AdminKeyHeader}'"));
 
-    /// <summary>A body of bytes with a content type; on the page, the admin key goes into an HttpOnly cookie for the page's polls.</summary>
-    private sealed class BytesResult(int status, string contentType, byte[] body, string? adminKey) : IActionResult
+    /// <summary>A body of bytes with a content type, never cached.</summary>
+    private sealed class BytesResult(int status, string contentType, byte[] body) : IActionResult
     {
         public async Task ExecuteResultAsync(ActionContext context)
         {
@@ -81,12 +116,27 @@ public sealed class DashboardFunctions
             response.ContentType = contentType;
             response.ContentLength = body.Length;
             response.Headers.CacheControl = "no-store";
-            if (adminKey is not null)
-            {
-                response.Cookies.Append(CookieName, adminKey, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Path = "/dashboard", Secure = context.HttpContext.Request.IsHttps });
-            }
-
             await response.Body.WriteAsync(body, context.HttpContext.RequestAborted).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// 303 See Other to <paramref name="location"/>, putting the admin key in an HttpOnly, SameSite=Strict cookie for the
+    /// page and its polls; the browser follows with a GET that carries the cookie and no key in the address.
+    /// </summary>
+    private sealed class KeyCookieRedirect(string location, string adminKey, bool secure) : IActionResult
+    {
+        public Task ExecuteResultAsync(ActionContext context)
+        {
+            var response = context.HttpContext.Response;
+            response.StatusCode = StatusCodes.Status303SeeOther;
+            response.Headers.Location = location;
+            response.Headers.CacheControl = "no-store";
+            // The address with the key was just seen: ask the browser not to send it onwards either.
+            response.Headers["Referrer-Policy"] = "no-referrer";
+            response.Cookies.Append(CookieName, adminKey, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Path = "/dashboard", Secure = secure });
+            response.ContentLength = 0;
+            return Task.CompletedTask;
         }
     }
 }

@@ -55,7 +55,7 @@ public sealed partial class DashboardBrowserTests
             Assert.IsTrue(dom.Contains("data-ready=\"1\"", StringComparison.Ordinal), "the page never rendered its data:\n" + Head(dom));
 
             var tenant = Cluster.State.Tenants[0].Name;
-            var metrics = FleetProbe.SumRequests(await FleetProbe.ScrapeAsync(Cluster.State.RouterUrl), ("app", "router"), ("tenant", tenant));
+            var metrics = FleetProbe.SumRequests(await FleetProbe.ScrapeAsync(Cluster, Cluster.State.RouterUrl), ("app", "router"), ("tenant", tenant));
             var shown = long.Parse(Match(dom, $"data-lifetime-tenant=\"{Regex.Escape(tenant)}\">(\\d+)<"), System.Globalization.CultureInfo.InvariantCulture);
             Assert.AreEqual(metrics, shown, $"the page shows {shown} requests for '{tenant}', /metrics counts {metrics}");
 

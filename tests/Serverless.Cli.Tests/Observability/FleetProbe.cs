@@ -22,11 +22,13 @@ internal static partial class FleetProbe
         }
     }
 
-    /// <summary>The Prometheus text of an app's <c>/metrics</c>.</summary>
-    public static async Task<string> ScrapeAsync(string baseUrl)
+    /// <summary>The Prometheus text of an app's <c>/metrics</c>, scraped with the cluster's internal key as Prometheus sends it (a bearer token).</summary>
+    public static async Task<string> ScrapeAsync(TestCluster cluster, string baseUrl)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        using var response = await http.GetAsync(new Uri(baseUrl.TrimEnd('/') + "/metrics"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUrl.TrimEnd('/') + "/metrics"));
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", cluster.State.InternalKey);
+        using var response = await http.SendAsync(request);
         Assert.AreEqual(200, (int)response.StatusCode, $"{baseUrl}/metrics");
         return await response.Content.ReadAsStringAsync();
     }

@@ -30,6 +30,13 @@ public sealed class InternalKeyOptions : IValidatableObject
     /// </summary>
     public string PreviousShardKey { get; set; } = "";
 
+    /// <summary>
+    /// Development only: lets an app start without <see cref="ShardKey"/> (a shard then trusts the tenant header from
+    /// any caller). Off by default, so an app missing its key fails closed: it refuses to start, naming the setting.
+    /// <c>serverless up</c> always sets a key.
+    /// </summary>
+    public bool AllowMissingKey { get; set; }
+
     /// <summary>True when a key is configured.</summary>
     public bool IsConfigured => !string.IsNullOrEmpty(ShardKey);
 
@@ -53,6 +60,13 @@ public sealed class InternalKeyOptions : IValidatableObject
             yield return new ValidationResult(
                 "Internal__PreviousShardKey is an unresolved Key Vault reference: the app's identity cannot read the secret yet (role assignment, secret name); see docs/deploy.md",
                 [nameof(PreviousShardKey)]);
+        }
+
+        if (!IsConfigured && !AllowMissingKey)
+        {
+            yield return new ValidationResult(
+                "Internal__ShardKey is not set: every app that sends or trusts the internal key (router, publisher, shards, GPU app) refuses to start without it, since a shard without one would trust the tenant header from any caller. Set the same key everywhere (in Azure the Key Vault secret internal-shard-key), or Internal__AllowMissingKey=true for development only",
+                [nameof(ShardKey)]);
         }
 
         if (!IsConfigured && !string.IsNullOrEmpty(PreviousShardKey))

@@ -403,6 +403,7 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'HttpLimits__MaxConcurrentConnections', value: string(httpMaxConcurrentConnections) }
             { name: 'Internal__ShardKey', secretRef: 'internal-shard-key' }
             { name: 'Internal__PreviousShardKey', secretRef: 'internal-shard-key-previous' }
+            { name: 'Internal__AllowMissingKey', value: 'false' }
           ]
         }
       ]

@@ -148,6 +148,8 @@ resource publisherSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     Publisher__DefaultMaxBytesPerTenant: string(defaultMaxBytesPerTenant)
     Internal__ShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeySecret.properties.secretUri})'
     Internal__PreviousShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeyPreviousSecret.properties.secretUri})'
+    // Fail closed in Azure: an app whose key is missing refuses to start (docs/reliability.md).
+    Internal__AllowMissingKey: 'false'
     // The blob trigger's connection ("ModelDropStorage"), identity-based.
     ModelDropStorage__blobServiceUri: blobEndpoint
     ModelDropStorage__queueServiceUri: queueEndpoint

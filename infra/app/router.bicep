@@ -173,6 +173,8 @@ resource routerSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     Router__RequestTimeoutSeconds: string(requestTimeoutSeconds)
     Internal__ShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeySecret.properties.secretUri})'
     Internal__PreviousShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeyPreviousSecret.properties.secretUri})'
+    // Fail closed in Azure: an app whose key is missing refuses to start (docs/reliability.md).
+    Internal__AllowMissingKey: 'false'
     Router__AdminKey: '@Microsoft.KeyVault(SecretUri=${adminKeySecret.properties.secretUri})'
   }
 }

@@ -316,6 +316,8 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       Scaling__ScaleDownAfter: scaleDownAfter
       Internal__ShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeySecret.properties.secretUri})'
       Internal__PreviousShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeyPreviousSecret.properties.secretUri})'
+      // Fail closed in Azure: an app whose key is missing refuses to start (docs/reliability.md).
+      Internal__AllowMissingKey: 'false'
     }
   }
 ]

@@ -68,9 +68,24 @@ public sealed class InternalKeyOptionsTests
     }
 
     [TestMethod]
+    public void NoKey_FailsClosed_NamingTheSetting_UnlessDevelopmentAllowsIt()
+    {
+        var results = Validate(new InternalKeyOptions(), out var valid);
+
+        Assert.IsFalse(valid);
+        Assert.AreEqual(1, results.Count);
+        StringAssert.StartsWith(results[0].ErrorMessage, "Internal__ShardKey is not set");
+        StringAssert.Contains(results[0].ErrorMessage, "Internal__AllowMissingKey");
+
+        Validate(new InternalKeyOptions { AllowMissingKey = true }, out var allowed);
+        Assert.IsTrue(allowed);
+    }
+
+    [TestMethod]
     public void PreviousKeyWithoutCurrentKey_FailsValidation()
     {
-        var options = new InternalKeyOptions { PreviousShardKey = Previous };
+        // Allowed to start without a key (development), a previous key alone is still refused.
+        var options = new InternalKeyOptions { PreviousShardKey = Previous, AllowMissingKey = true };
 
         var results = Validate(options, out var valid);
 
@@ -81,11 +96,10 @@ public sealed class InternalKeyOptionsTests
     }
 
     [TestMethod]
-    [DataRow("", "")]
     [DataRow("a-random-resolved-secret-value", "")]
     [DataRow("a-random-resolved-secret-value", "the-one-before-it")]
     [DataRow("a-random-resolved-secret-value", "a-random-resolved-secret-value")]
-    public void ResolvedOrAbsentKeys_AreValid(string key, string previous)
+    public void ResolvedKeys_AreValid(string key, string previous)
     {
         var options = new InternalKeyOptions { ShardKey = key, PreviousShardKey = previous };
         Validate(options, out var valid);

@@ -30,7 +30,7 @@ public sealed partial class UnknownNameTests
         Assert.AreEqual(ModelStates.Ready, (await Cluster.PublishAsync(Tenant, "real", "1", DemoModels.Linear())).State);
         await UntilServedAsync(key, "real", TimeSpan.FromSeconds(10));
 
-        var before = Reads(await FleetProbe.ScrapeAsync(Cluster.State.RouterUrl));
+        var before = Reads(await FleetProbe.ScrapeAsync(Cluster, Cluster.State.RouterUrl));
         var failures = 0;
         string? wrong = null;
         await Parallel.ForEachAsync(Enumerable.Range(0, JunkNames), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
@@ -47,7 +47,7 @@ public sealed partial class UnknownNameTests
         });
         Assert.AreEqual(0, failures, wrong);
 
-        var metrics = await FleetProbe.ScrapeAsync(Cluster.State.RouterUrl);
+        var metrics = await FleetProbe.ScrapeAsync(Cluster, Cluster.State.RouterUrl);
         var after = Reads(metrics);
         // Without the name set each junk name read the registry and the placement row: 4,000 reads. Other tests
         // share the cluster, so allow a little of their traffic; junk alone costs at most a reload per epoch change.
@@ -71,13 +71,13 @@ public sealed partial class UnknownNameTests
         using var http = new HttpClient { BaseAddress = Cluster.Http.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         // One made-up name first, so the set of tenant names is loaded before counting.
         await UnauthorizedAsync(http, "warm-up");
-        var before = Reads(await FleetProbe.ScrapeAsync(Cluster.State.RouterUrl), "tenants");
+        var before = Reads(await FleetProbe.ScrapeAsync(Cluster, Cluster.State.RouterUrl), "tenants");
         for (var i = 0; i < 500; i++)
         {
             await UnauthorizedAsync(http, "nobody-" + Guid.NewGuid().ToString("N")[..12]);
         }
 
-        var after = Reads(await FleetProbe.ScrapeAsync(Cluster.State.RouterUrl), "tenants");
+        var after = Reads(await FleetProbe.ScrapeAsync(Cluster, Cluster.State.RouterUrl), "tenants");
         // Other tests add tenants (each a new epoch, one reload): far fewer than one read per name.
         Assert.IsTrue(after - before < 50, $"Table reads of tenants grew by {after - before} over 500 made-up tenant names");
     }

@@ -122,7 +122,11 @@ public sealed class ModelNameIndex
             return ValueTask.FromResult(entry is null);
         }
 
-        return WaitForLoadAsync(tenant, model, epoch, entry, cancellationToken);
+        // No current set: load it behind this request, which the registry decides. Waiting for the load first would
+        // make a hung storage cost the request two waits (the load's and the registry read's) and turn a model
+        // published a moment ago into a 404 from a stale set; junk costs reads only until the load lands (ms).
+        _ = ReloadQuietlyAsync(tenant, epoch);
+        return ValueTask.FromResult(true);
     }
 
     private bool IsCurrent(Entry entry, string? epoch, long now)

@@ -269,9 +269,17 @@ public sealed class TenantStore
             return names.Names.Contains(tenant) || _absentReads.TryTake();
         }
 
-        if (_storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
+        if (_storage.OutageBreaker.IsOpen(_time.GetUtcNow()) || names is null || !string.Equals(names.Epoch, epoch, StringComparison.Ordinal) || _time.GetElapsedTime(names.LoadedAt) >= ModelRegistry.EpochValidity)
         {
-            return names is null || names.Names.Contains(tenant);
+            // Storage away, or no set held yet: the row read decides (its last-known-good answer, or 503), never a 401
+            // from a set that may be stale; a first set is loaded behind this request rather than waited for, so a
+            // hung storage costs one wait, not two.
+            if (!_storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
+            {
+                _ = LoadNamesQuietlyAsync(epoch);
+            }
+
+            return true;
         }
 
         try
@@ -283,6 +291,18 @@ public sealed class TenantStore
         catch (Exception e) when (e is TimeoutException or RequestFailedException || StorageFaults.IsTransient(e, cancellationToken))
         {
             return true;
+        }
+    }
+
+    private async Task LoadNamesQuietlyAsync(string epoch)
+    {
+        try
+        {
+            await _loadingNames.JoinOrStart(epoch, this, static (e, store) => store.LoadNamesAsync(e)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RequestFailedException || StorageFaults.IsTransient(e, CancellationToken.None))
+        {
+            // The next request tries again; until a set is held every name is read.
         }
     }
 

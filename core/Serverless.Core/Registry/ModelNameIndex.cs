@@ -137,21 +137,6 @@ public sealed class ModelNameIndex
             : age < UnstampedFreshness;
     }
 
-    private async ValueTask<bool> WaitForLoadAsync(string tenant, string model, string? epoch, Entry? stale, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var load = Load(tenant, epoch);
-            var loaded = load.IsCompleted ? await load.ConfigureAwait(false) : await load.WaitAsync(_storage.RequestWait, _time, cancellationToken).ConfigureAwait(false);
-            return loaded.Names.Contains(model) || _absentReads.TryTake();
-        }
-        catch (Exception e) when (e is TimeoutException or Azure.RequestFailedException || StorageFaults.IsTransient(e, cancellationToken))
-        {
-            // Storage slow or away: the set held before (the name was not in it) answers; with none, the registry decides.
-            return stale is null || stale.Names.Contains(model);
-        }
-    }
-
     private async Task ReloadQuietlyAsync(string tenant, string? epoch)
     {
         try

@@ -217,7 +217,7 @@ public sealed class TenantStore
 
     private async ValueTask<TenantEntity?> GetAsync(string tenant, CancellationToken cancellationToken)
     {
-        if (!await MayExistAsync(tenant, cancellationToken).ConfigureAwait(false))
+        if (!await MayExistAsync(tenant).ConfigureAwait(false))
         {
             return null;
         }
@@ -254,44 +254,30 @@ public sealed class TenantStore
     /// False when no tenant of this name exists, told from the set of tenant names while the tenants epoch holds
     /// (a flood of made-up tenant names in keys costs one read per epoch change); true when it may (read its row).
     /// </summary>
-    private async ValueTask<bool> MayExistAsync(string tenant, CancellationToken cancellationToken)
+    private ValueTask<bool> MayExistAsync(string tenant)
     {
         var epoch = _epochs?.Current(RegistryEpochs.TenantsKey);
         if (epoch is null)
         {
             // No epoch to trust (a tool, or the poll failing): the row read (with its 2 s memory of absence) decides.
-            return true;
+            return new ValueTask<bool>(true);
         }
 
         var names = Volatile.Read(ref _names);
         if (names is not null && string.Equals(names.Epoch, epoch, StringComparison.Ordinal) && _time.GetElapsedTime(names.LoadedAt) < ModelRegistry.EpochValidity)
         {
-            return names.Names.Contains(tenant) || _absentReads.TryTake();
+            return new ValueTask<bool>(names.Names.Contains(tenant) || _absentReads.TryTake());
         }
 
-        if (_storage.OutageBreaker.IsOpen(_time.GetUtcNow()) || names is null || !string.Equals(names.Epoch, epoch, StringComparison.Ordinal) || _time.GetElapsedTime(names.LoadedAt) >= ModelRegistry.EpochValidity)
+        // No current set (none held, a new epoch, or too old), or storage away: the row read decides (its last-known-good
+        // answer, or 503), never a 401 from a set that may be stale; the set is loaded behind this request rather than
+        // waited for, so a hung storage costs one wait, not two.
+        if (!_storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
         {
-            // Storage away, or no set held yet: the row read decides (its last-known-good answer, or 503), never a 401
-            // from a set that may be stale; a first set is loaded behind this request rather than waited for, so a
-            // hung storage costs one wait, not two.
-            if (!_storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
-            {
-                _ = LoadNamesQuietlyAsync(epoch);
-            }
-
-            return true;
+            _ = LoadNamesQuietlyAsync(epoch);
         }
 
-        try
-        {
-            var load = _loadingNames.JoinOrStart(epoch, this, static (e, store) => store.LoadNamesAsync(e));
-            var loaded = load.IsCompleted ? await load.ConfigureAwait(false) : await load.WaitAsync(_storage.RequestWait, _time, cancellationToken).ConfigureAwait(false);
-            return loaded.Names.Contains(tenant) || _absentReads.TryTake();
-        }
-        catch (Exception e) when (e is TimeoutException or RequestFailedException || StorageFaults.IsTransient(e, cancellationToken))
-        {
-            return true;
-        }
+        return new ValueTask<bool>(true);
     }
 
     private async Task LoadNamesQuietlyAsync(string epoch)

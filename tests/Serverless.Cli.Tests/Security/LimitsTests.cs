@@ -105,7 +105,7 @@ public sealed class LimitsTests
     public async Task DeadlineShorterThanTheModel_Is504_SayingDeadline()
     {
         const string model = "limits-slow";
-        Assert.AreEqual(ModelStates.Ready, (await Cluster.PublishAsync("demo", model, "1", SlowModel(1024, 8))).State);
+        Assert.AreEqual(ModelStates.Ready, (await Cluster.PublishAsync("demo", model, "1", DemoModels.Slow(1024, 8))).State);
         const string json = """{"inputs":[{"name":"x","shape":[1,1],"datatype":"FP32","data":[0]}]}""";
 
         var (warm, warmBody) = await InferWithTimeoutAsync(Cluster.DemoKey, model, json, null); // loads the model
@@ -136,21 +136,5 @@ public sealed class LimitsTests
         using var response = await Cluster.Http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
-    }
-
-    /// <summary>x [1,1] → expanded to n×n → <paramref name="products"/> chained MatMuls → summed to y [1,1].</summary>
-    private static byte[] SlowModel(int n, int products)
-    {
-        var builder = new OnnxModelBuilder("slow")
-            .AddInput("x", OnnxElementType.Float, 1L, 1L)
-            .AddOutput("y", OnnxElementType.Float, 1L, 1L)
-            .AddInitializer("size", new long[] { n, n }, 2)
-            .AddNode("Expand", ["x", "size"], ["m0"]);
-        for (var i = 1; i <= products; i++)
-        {
-            builder.AddNode("MatMul", [$"m{i - 1}", "m0"], [$"m{i}"]);
-        }
-
-        return builder.AddNode("ReduceSum", [$"m{products}"], ["y"]).ToBytes();
     }
 }

@@ -32,8 +32,10 @@ public sealed class ModelNameIndex
     public const long MaxNames = 4_000_000;
 
     /// <summary>
-    /// Registry reads per second, per process, for names a current set does not have (<see cref="ReadBudget"/>): a model
-    /// published a moment ago, before the next epoch poll shows it, is served at once; a flood of junk costs this at most.
+    /// Registry reads per second, per tenant and process, for names its current set does not have (<see cref="ReadBudget"/>):
+    /// a model published a moment ago, before the next epoch poll shows it, is served at once; a flood of junk costs this
+    /// at most, and one tenant's junk never spends another's budget. Past it the tenant's epoch is read on demand
+    /// (<see cref="RegistryEpochs.RefreshAsync"/>).
     /// </summary>
     public const int AbsentReadsPerSecond = 10;
 
@@ -49,7 +51,6 @@ public sealed class ModelNameIndex
     private readonly ConcurrentDictionary<string, Entry> _sets = new(StringComparer.Ordinal);
     private readonly SingleFlight<string, Entry> _loading = new(StringComparer.Ordinal);
     private readonly Lock _evicting = new();
-    private readonly ReadBudget _absentReads;
     private long _names;
     private long _loads;
 
@@ -69,7 +70,6 @@ public sealed class ModelNameIndex
         _maxTenants = maxTenants;
         _maxNames = maxNames;
         _seed = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(sizeof(ulong)));
-        _absentReads = new ReadBudget(time, AbsentReadsPerSecond);
     }
 
     /// <summary>Tenants whose sets are held now.</summary>
@@ -101,7 +101,19 @@ public sealed class ModelNameIndex
             entry.LastUsed = now;
             if (IsCurrent(entry, epoch, now))
             {
-                return ValueTask.FromResult(entry.Names.Contains(model) || _absentReads.TryTake());
+                if (entry.Names.Contains(model) || entry.AbsentReads.TryTake())
+                {
+                    return ValueTask.FromResult(true);
+                }
+
+                // Over the tenant's budget: 404 now, and read the tenant's epoch on demand (one point read per spacing),
+                // so a model published a moment ago under a flood of this tenant's junk is served within ~0.1 s.
+                if (!_storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
+                {
+                    _ = _epochs.RefreshAsync(tenant, now);
+                }
+
+                return ValueTask.FromResult(false);
             }
 
             if (entry.Names.Contains(model))
@@ -174,7 +186,7 @@ public sealed class ModelNameIndex
             }
         }
 
-        var entry = new Entry(ModelNameSet.FromHashes(hashes, _seed), epoch, started) { LastUsed = started };
+        var entry = new Entry(ModelNameSet.FromHashes(hashes, _seed), epoch, started, new ReadBudget(_time, AbsentReadsPerSecond)) { LastUsed = started };
         Keep(tenant, entry);
         return entry;
     }
@@ -212,12 +224,16 @@ public sealed class ModelNameIndex
 
     private sealed class Entry
     {
-        public Entry(ModelNameSet names, string? epoch, long loadedAt)
+        public Entry(ModelNameSet names, string? epoch, long loadedAt, ReadBudget absentReads)
         {
             Names = names;
             Epoch = epoch;
             LoadedAt = loadedAt;
+            AbsentReads = absentReads;
         }
+
+        /// <summary>The tenant's registry reads for names this set lacks.</summary>
+        public ReadBudget AbsentReads { get; }
 
         public ModelNameSet Names { get; }
 

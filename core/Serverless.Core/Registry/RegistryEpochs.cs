@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Serverless.Core.Storage;
 
 namespace Serverless.Core.Registry;
@@ -25,9 +26,21 @@ public sealed class RegistryEpochs
     /// <summary>How old the last successful poll may be for its epochs to count.</summary>
     public static readonly TimeSpan HealthyFor = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// How soon after one on-demand read of a key (<see cref="RefreshAsync"/>) the next may start: what a flood of
+    /// names a key's set lacks costs storage, at most one point read per key per spacing, whatever the request rate.
+    /// </summary>
+    public static readonly TimeSpan RefreshSpacing = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Keys with on-demand read state held at once (real tenants and <see cref="TenantsKey"/>); past it the state is dropped.</summary>
+    private const int MaxRefreshKeys = 10_000;
+
     private readonly StorageClients _storage;
     private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<string, KeyRefresh> _refreshes = new(StringComparer.Ordinal);
+    private readonly Lock _writing = new();
     private Snapshot? _last;
+    private long _refreshReads;
 
     public RegistryEpochs(StorageClients storage, TimeProvider time)
     {
@@ -50,6 +63,9 @@ public sealed class RegistryEpochs
         return last.Epochs.TryGetValue(tenant, out var epoch) ? epoch : "";
     }
 
+    /// <summary>On-demand point reads made so far (<see cref="RefreshAsync"/>).</summary>
+    public long RefreshReads => Interlocked.Read(ref _refreshReads);
+
     /// <summary>Reads every tenant's epoch; the result counts from when the read started.</summary>
     public async Task PollAsync(CancellationToken cancellationToken)
     {
@@ -61,7 +77,87 @@ public sealed class RegistryEpochs
             epochs[row.RowKey] = row.Epoch;
         }
 
-        Volatile.Write(ref _last, new Snapshot(started, epochs));
+        lock (_writing)
+        {
+            // A key read on demand after this poll started knows better than the poll: keep what it read.
+            foreach (var (key, refresh) in _refreshes)
+            {
+                if (refresh.Read is { } read && read.StartedAt > started)
+                {
+                    Set(epochs, key, read.Epoch);
+                }
+            }
+
+            Volatile.Write(ref _last, new Snapshot(started, epochs));
+        }
+    }
+
+    /// <summary>
+    /// Makes <see cref="Current"/> for <paramref name="key"/> come from a read of its row that started at or after
+    /// <paramref name="since"/> (a <see cref="TimeProvider"/> timestamp: when the caller's request arrived), for a caller
+    /// whose name set lacks a name that may have been created since the last poll (a model published, a tenant added,
+    /// a moment ago). Callers join a read in progress that started late enough; reads of one key start at least
+    /// <see cref="RefreshSpacing"/> apart. Failures are swallowed (the poll's answer stays).
+    /// </summary>
+    public Task RefreshAsync(string key, long since)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (_refreshes.Count >= MaxRefreshKeys && !_refreshes.ContainsKey(key))
+        {
+            // Keys are real tenants (their names come from authenticated keys) and the tenants key: this only
+            // guards memory. Dropping the state loses nothing but the spacing history.
+            _refreshes.Clear();
+        }
+
+        var state = _refreshes.GetOrAdd(key, static _ => new KeyRefresh());
+        return state.AfterAsync(this, key, since);
+    }
+
+    private async Task ReadOneAsync(string key, KeyRefresh state, long startAt)
+    {
+        var wait = _time.GetElapsedTime(_time.GetTimestamp(), startAt);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, _time).ConfigureAwait(false);
+        }
+
+        var started = _time.GetTimestamp();
+        try
+        {
+            Interlocked.Increment(ref _refreshReads);
+            using var timeout = new CancellationTokenSource(HealthyFor);
+            var row = await _storage.RegistryEpochsTable.GetEntityIfExistsAsync<RegistryEpochEntity>(
+                RegistryEpochEntity.PartitionKeyValue, key, ["Epoch"], timeout.Token).ConfigureAwait(false);
+            var epoch = row.HasValue ? row.Value!.Epoch : "";
+            state.Read = new KeyRead(started, epoch);
+            lock (_writing)
+            {
+                var last = Volatile.Read(ref _last);
+                if (last is not null && !string.Equals(last.Epochs.GetValueOrDefault(key, ""), epoch, StringComparison.Ordinal))
+                {
+                    // Copy on write: readers hold the old snapshot without locks; this runs at most once per key per spacing.
+                    var epochs = new Dictionary<string, string>(last.Epochs, StringComparer.Ordinal);
+                    Set(epochs, key, epoch);
+                    Volatile.Write(ref _last, new Snapshot(last.StartedAt, epochs));
+                }
+            }
+        }
+        catch (Exception e) when (e is Azure.RequestFailedException || StorageFaults.IsTransient(e, CancellationToken.None))
+        {
+            // The poll's answer stays; the next caller tries again.
+        }
+    }
+
+    private static void Set(Dictionary<string, string> epochs, string key, string epoch)
+    {
+        if (epoch.Length == 0)
+        {
+            epochs.Remove(key);
+        }
+        else
+        {
+            epochs[key] = epoch;
+        }
     }
 
     /// <summary>
@@ -83,4 +179,67 @@ public sealed class RegistryEpochs
     }
 
     private sealed record Snapshot(long StartedAt, Dictionary<string, string> Epochs);
+
+    private sealed record KeyRead(long StartedAt, string Epoch);
+
+    /// <summary>One key's on-demand reads: the one in progress (and when it starts) and the last that ended.</summary>
+    private sealed class KeyRefresh
+    {
+        private readonly Lock _lock = new();
+        private Task? _current;
+        private long _currentStartsAt = long.MinValue;
+        private long _lastEndedStartedAt = long.MinValue;
+
+        public KeyRead? Read { get; set; }
+
+        public async Task AfterAsync(RegistryEpochs epochs, string key, long since)
+        {
+            while (true)
+            {
+                Task wait;
+                bool lateEnough;
+                lock (_lock)
+                {
+                    if (_lastEndedStartedAt >= since)
+                    {
+                        return;
+                    }
+
+                    if (_current is { IsCompleted: false } current)
+                    {
+                        wait = current;
+                        lateEnough = _currentStartsAt >= since;
+                    }
+                    else
+                    {
+                        var now = epochs._time.GetTimestamp();
+                        var spaced = _currentStartsAt == long.MinValue
+                            ? now
+                            : _currentStartsAt + (long)(RefreshSpacing.TotalSeconds * epochs._time.TimestampFrequency);
+                        var startsAt = Math.Max(now, spaced);
+                        _currentStartsAt = startsAt;
+                        wait = _current = RunAsync(epochs, key, startsAt);
+                        lateEnough = true;
+                    }
+                }
+
+                // A read that started before the caller arrived may have missed its change: wait it out, then the next.
+                await wait.ConfigureAwait(false);
+                if (lateEnough)
+                {
+                    return;
+                }
+            }
+        }
+
+        private async Task RunAsync(RegistryEpochs epochs, string key, long startsAt)
+        {
+            await Task.Yield();
+            await epochs.ReadOneAsync(key, this, startsAt).ConfigureAwait(false);
+            lock (_lock)
+            {
+                _lastEndedStartedAt = Math.Max(_lastEndedStartedAt, startsAt);
+            }
+        }
+    }
 }

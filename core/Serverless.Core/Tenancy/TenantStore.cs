@@ -22,7 +22,6 @@ public sealed class TenantStore
     private readonly TimeProvider _time;
     private readonly SingleFlight<string, TenantNames> _loadingNames = new(StringComparer.Ordinal);
     private readonly ulong _seed = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(sizeof(ulong)));
-    private readonly ReadBudget _absentReads;
     private TenantNames? _names;
     private long _nameLoads;
 
@@ -42,14 +41,7 @@ public sealed class TenantStore
         _epochs = epochs;
         _time = time;
         _reads = new LastKnownGoodCache(cache, storage.OutageBreaker, time, storage.RequestWait);
-        _absentReads = new ReadBudget(time, AbsentReadsPerSecond);
     }
-
-    /// <summary>
-    /// Row reads per second, per process, for tenant names the current set does not have: a tenant added a moment ago
-    /// (before the next epoch poll) works at once; a flood of made-up tenant names costs this at most.
-    /// </summary>
-    public const int AbsentReadsPerSecond = 10;
 
     /// <summary>Reads of the set of tenant names so far (what made-up tenant names cost storage).</summary>
     public long TenantNameLoads => Interlocked.Read(ref _nameLoads);
@@ -217,7 +209,7 @@ public sealed class TenantStore
 
     private async ValueTask<TenantEntity?> GetAsync(string tenant, CancellationToken cancellationToken)
     {
-        if (!await MayExistAsync(tenant).ConfigureAwait(false))
+        if (!await MayExistAsync(tenant, cancellationToken).ConfigureAwait(false))
         {
             return null;
         }
@@ -254,7 +246,7 @@ public sealed class TenantStore
     /// False when no tenant of this name exists, told from the set of tenant names while the tenants epoch holds
     /// (a flood of made-up tenant names in keys costs one read per epoch change); true when it may (read its row).
     /// </summary>
-    private ValueTask<bool> MayExistAsync(string tenant)
+    private ValueTask<bool> MayExistAsync(string tenant, CancellationToken cancellationToken)
     {
         var epoch = _epochs?.Current(RegistryEpochs.TenantsKey);
         if (epoch is null)
@@ -264,20 +256,53 @@ public sealed class TenantStore
         }
 
         var names = Volatile.Read(ref _names);
-        if (names is not null && string.Equals(names.Epoch, epoch, StringComparison.Ordinal) && _time.GetElapsedTime(names.LoadedAt) < ModelRegistry.EpochValidity)
+        if (IsCurrent(names, epoch))
         {
-            return new ValueTask<bool>(names.Names.Contains(tenant) || _absentReads.TryTake());
+            if (names!.Names.Contains(tenant))
+            {
+                return new ValueTask<bool>(true);
+            }
+
+            // Not in the set: the name may belong to a tenant created since the last poll. Ask the tenants epoch itself,
+            // by a read that starts after this request arrived (shared by every request waiting, one per
+            // RefreshSpacing): a made-up name waits that long (it has no key worth answering fast) and costs no read of
+            // its own; a tenant created a moment ago is seen at once, as its creation bumped the epoch before returning.
+            return RefreshThenDecideAsync(tenant, names, cancellationToken);
         }
 
         // No current set (none held, a new epoch, or too old), or storage away: the row read decides (its last-known-good
         // answer, or 503), never a 401 from a set that may be stale; the set is loaded behind this request rather than
         // waited for, so a hung storage costs one wait, not two.
+        LoadNamesBehind(epoch);
+        return new ValueTask<bool>(true);
+    }
+
+    private async ValueTask<bool> RefreshThenDecideAsync(string tenant, TenantNames names, CancellationToken cancellationToken)
+    {
+        await _epochs!.RefreshAsync(RegistryEpochs.TenantsKey, _time.GetTimestamp()).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var epoch = _epochs.Current(RegistryEpochs.TenantsKey);
+        if (epoch is not null && IsCurrent(names, epoch))
+        {
+            return names.Names.Contains(tenant);
+        }
+
+        if (epoch is not null)
+        {
+            LoadNamesBehind(epoch);
+        }
+
+        return true;
+    }
+
+    private bool IsCurrent(TenantNames? names, string epoch) =>
+        names is not null && string.Equals(names.Epoch, epoch, StringComparison.Ordinal) && _time.GetElapsedTime(names.LoadedAt) < ModelRegistry.EpochValidity;
+
+    private void LoadNamesBehind(string epoch)
+    {
         if (!_storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
         {
             _ = LoadNamesQuietlyAsync(epoch);
         }
-
-        return new ValueTask<bool>(true);
     }
 
     private async Task LoadNamesQuietlyAsync(string epoch)

@@ -143,10 +143,9 @@ public static class ServerlessServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddServerlessLifecycle(this IServiceCollection services, TimeSpan connectTimeout)
     {
-        // With the tenants' epoch where the app polls it: made-up tenant names in keys cost no read per name.
-        // Without the tenants' epoch for now: with it, a tenant created a moment before was answered 401 under
-        // concurrent traffic (TenantCommandTests); unknown tenant names are remembered for 2 s meanwhile (issue 15).
-        services.TryAddSingleton(sp => new TenantStore(sp.GetRequiredService<StorageClients>(), sp.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>(), epochs: null, sp.GetRequiredService<TimeProvider>()));
+        // With the tenants' epoch where the app polls it: made-up tenant names in keys cost no read per name, and a
+        // tenant created a moment ago is seen through an on-demand read of that epoch (TenantStore.MayExistAsync).
+        services.TryAddSingleton(sp => new TenantStore(sp.GetRequiredService<StorageClients>(), sp.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>(), sp.GetService<RegistryEpochs>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<PlacementStore>();
         services.TryAddSingleton<ShardDirectory>();
         services.TryAddSingleton<ReplicaResolver>();

@@ -39,6 +39,15 @@ public sealed class ModelNameIndex
     /// </summary>
     public const int AbsentReadsPerSecond = 10;
 
+    /// <summary>
+    /// How long a name let through the budget stays let through: past the next epoch poll, which shows the publish
+    /// that created it (then the reloaded set has it).
+    /// </summary>
+    private static readonly TimeSpan RecentFor = TimeSpan.FromSeconds(5);
+
+    /// <summary>Names remembered as let through, per tenant (the budget over <see cref="RecentFor"/>, with room).</summary>
+    private const int MaxRecent = 128;
+
     /// <summary>How long a set may be used without a current epoch (the poll failing): the registry's own freshness.</summary>
     public static readonly TimeSpan UnstampedFreshness = TimeSpan.FromSeconds(2);
 
@@ -101,7 +110,7 @@ public sealed class ModelNameIndex
             entry.LastUsed = now;
             if (IsCurrent(entry, epoch, now))
             {
-                if (entry.Names.Contains(model) || entry.AbsentReads.TryTake())
+                if (entry.Names.Contains(model) || entry.WasLetThrough(model, now, _time) || entry.LetThrough(model, now))
                 {
                     return ValueTask.FromResult(true);
                 }
@@ -234,6 +243,34 @@ public sealed class ModelNameIndex
 
         /// <summary>The tenant's registry reads for names this set lacks.</summary>
         public ReadBudget AbsentReads { get; }
+
+        /// <summary>
+        /// Names this set lacks that were let through to the registry lately, and when: the burst of requests that
+        /// follows a publish (a dozen callers of a model published a moment ago) spends one unit of the budget, not one
+        /// each. Bounded by the budget itself (at most <see cref="AbsentReadsPerSecond"/> names a second join it).
+        /// </summary>
+        private ConcurrentDictionary<string, long> Recent { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>True when <paramref name="model"/> was let through within <see cref="RecentFor"/>.</summary>
+        public bool WasLetThrough(string model, long now, TimeProvider time) =>
+            !Recent.IsEmpty && Recent.TryGetValue(model, out var at) && time.GetElapsedTime(at, now) < RecentFor;
+
+        /// <summary>Takes a unit of the budget for <paramref name="model"/>; true when one was left.</summary>
+        public bool LetThrough(string model, long now)
+        {
+            if (!AbsentReads.TryTake())
+            {
+                return false;
+            }
+
+            if (Recent.Count >= MaxRecent)
+            {
+                Recent.Clear();
+            }
+
+            Recent[model] = now;
+            return true;
+        }
 
         public ModelNameSet Names { get; }
 

@@ -258,8 +258,9 @@ public sealed class TenantStore
         var names = Volatile.Read(ref _names);
         if (IsCurrent(names, epoch))
         {
-            if (names!.Names.Contains(tenant))
+            if (names!.Names.Contains(tenant) || _storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
             {
+                // (Storage away: the row read decides, from what it last read, or 503; never a 401 it cannot check.)
                 return new ValueTask<bool>(true);
             }
 
@@ -279,7 +280,19 @@ public sealed class TenantStore
 
     private async ValueTask<bool> RefreshThenDecideAsync(string tenant, TenantNames names, CancellationToken cancellationToken)
     {
-        await _epochs!.RefreshAsync(RegistryEpochs.TenantsKey, _time.GetTimestamp()).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var refresh = _epochs!.RefreshAsync(RegistryEpochs.TenantsKey, _time.GetTimestamp());
+        try
+        {
+            await refresh.WaitAsync(_storage.RequestWait, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Storage did not answer within a request's wait: an outage to this caller. The breaker opens, so the row
+            // read that follows answers at once (what it last read, or 503) instead of waiting as long again.
+            _storage.OutageBreaker.Failed(_time.GetUtcNow());
+            return true;
+        }
+
         var epoch = _epochs.Current(RegistryEpochs.TenantsKey);
         if (epoch is not null && IsCurrent(names, epoch))
         {

@@ -24,7 +24,11 @@ public static class HttpCallReader
     /// The body, whole, up to <paramref name="limitBytes"/>: over it, <see cref="ServingErrorCode.TooLarge"/>; an upload
     /// that breaks off, the web host's verdict (its status's code) naming why.
     /// </summary>
-    public static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, long limitBytes, CancellationToken cancellationToken)
+    public static Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, long limitBytes, CancellationToken cancellationToken) =>
+        ReadBodyAsync(request, limitBytes, null, cancellationToken);
+
+    /// <summary>As above, the buffer counted in <paramref name="account"/> before it grows (<see cref="BodyMemoryBudget"/>).</summary>
+    public static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, long limitBytes, BodyMemory? account, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         // The web host's own body limit (Kestrel: 30,000,000 bytes by default) becomes ours, so a body under our limit
@@ -36,7 +40,7 @@ public static class HttpCallReader
 
         try
         {
-            return await RequestBody.ReadAsync(request.Body, request.ContentLength, limitBytes, cancellationToken).ConfigureAwait(false);
+            return await RequestBody.ReadAsync(request.Body, request.ContentLength, limitBytes, account, cancellationToken).ConfigureAwait(false);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status408RequestTimeout)
         {

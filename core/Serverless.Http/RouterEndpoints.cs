@@ -60,7 +60,9 @@ public sealed class RouterEndpoints
                 return JsonBytesResult.From(ServingError.InvalidArgument(timeoutError!));
             }
 
-            var body = await HttpCallReader.ReadBodyAsync(request, _router.MaxBodyBytes, cancellationToken).ConfigureAwait(false);
+            // The body is held until the forward is done: counted in the router's in-flight budget for that long.
+            using var bodyMemory = _router.BodyBudget.Open();
+            var body = await HttpCallReader.ReadBodyAsync(request, _router.MaxBodyBytes, bodyMemory, cancellationToken).ConfigureAwait(false);
             var result = await _router.InferAsync(tenant, model, version, body, timeout, cancellationToken).ConfigureAwait(false);
             return JsonBytesResult.From(_metrics.Routed(tenant.Name, model, result, started));
         }

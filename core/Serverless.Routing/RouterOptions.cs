@@ -12,6 +12,13 @@ public sealed class RouterOptions
     [Range(1024, 1L << 31)]
     public long MaxBodyBytes { get; set; } = RequestBody.DefaultLimitBytes;
 
+    /// <summary>
+    /// What every request body the router is reading or forwarding may hold together (it buffers each whole); a body
+    /// that would take it over gets 503 with Retry-After. At least <see cref="MaxBodyBytes"/>.
+    /// </summary>
+    [Range(1024, 1L << 40)]
+    public long InFlightBodyBytes { get; set; } = 512L * 1024 * 1024;
+
     /// <summary>A tenant's request quota when its row sets none (requests per second, with a one-second burst).</summary>
     [Range(1, 10_000_000)]
     public int DefaultTenantRequestsPerSecond { get; set; } = 1000;

@@ -33,10 +33,14 @@ public sealed partial class RouterService
         _forwarder = forwarder;
         _rateLimiter = rateLimiter;
         _options = options.Value;
+        BodyBudget = new BodyMemoryBudget(Math.Max(_options.InFlightBodyBytes, _options.MaxBodyBytes), "Router__InFlightBodyBytes");
         _logger = logger;
     }
 
     public long MaxBodyBytes => _options.MaxBodyBytes;
+
+    /// <summary>What the bodies being read and forwarded may hold together (<see cref="RouterOptions.InFlightBodyBytes"/>).</summary>
+    public BodyMemoryBudget BodyBudget { get; }
 
     /// <summary>The tenant of an API key, or null (the caller answers 401). A key verified in the last 2 s is not hashed again.</summary>
     public ValueTask<Tenant?> AuthenticateAsync(string? apiKey, CancellationToken cancellationToken) =>

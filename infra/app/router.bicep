@@ -47,6 +47,10 @@ param adminKeySecretName string
 @maxValue(2147483648)
 param maxBodyBytes int = 33554432
 
+@description('What every request body the router is reading or forwarding may hold together, in bytes (Router__InFlightBodyBytes); over it 503 + Retry-After.')
+@minValue(1024)
+param inFlightBodyBytes int = 536870912
+
 @description('Request quota of a tenant whose row sets none, per second (Router__DefaultTenantRequestsPerSecond).')
 @minValue(1)
 @maxValue(10000000)
@@ -167,6 +171,7 @@ resource routerSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // A request waits this long on a storage read nothing stands in for, then answers 503 + Retry-After (docs/reliability.md).
     Storage__RequestWaitMilliseconds: '1500'
     Router__MaxBodyBytes: string(maxBodyBytes)
+    Router__InFlightBodyBytes: string(inFlightBodyBytes)
     Router__DefaultTenantRequestsPerSecond: string(defaultTenantRequestsPerSecond)
     Router__ForwardTimeoutSeconds: string(forwardTimeoutSeconds)
     Router__ConnectTimeoutSeconds: string(connectTimeoutSeconds)

@@ -3,7 +3,7 @@ namespace Serverless.Cli.Bench;
 /// <summary>What <c>serverless bench</c> runs and for how long.</summary>
 internal sealed class BenchOptions
 {
-    public static readonly string[] AllScenarios = ["floor-ort", "floor-http", "shard", "router", "cold", "zipf", "batching", "isolation", "density"];
+    public static readonly string[] AllScenarios = ["floor-ort", "floor-http", "shard", "router", "cold", "zipf", "batching", "isolation", "hostile", "density"];
 
     /// <summary>The scenarios to run, in order.</summary>
     public IReadOnlyList<string> Scenarios { get; set; } = AllScenarios;
@@ -29,6 +29,9 @@ internal sealed class BenchOptions
 
     /// <summary>Fresh ~1 MB models the cold scenario publishes and loads once.</summary>
     public int ColdModels { get; set; } = 20;
+
+    /// <summary>Distinct made-up model names the hostile scenario sends, for the router's memory over them.</summary>
+    public long JunkRequests { get; set; } = 1_000_000;
 
     /// <summary>Zipf exponent of popularity.</summary>
     public double Zipf { get; set; } = 1.1;
@@ -60,6 +63,11 @@ internal sealed class BenchOptions
             {
                 return $"unknown scenario '{scenario}'; use all or one of {string.Join(", ", AllScenarios)}";
             }
+        }
+
+        if (JunkRequests is < 1 or > 100_000_000)
+        {
+            return "--junk-requests must be between 1 and 100,000,000";
         }
 
         if (DurationSeconds is <= 0 or > 600)

@@ -58,7 +58,7 @@ internal sealed partial class BenchRunner
                 .ToResult("floor-http-2hop", "floor-http 2 hops", ClosedMode));
         }
 
-        if (_options.Runs("shard") || _options.Runs("router") || _options.Runs("cold") || _options.Runs("zipf") || _options.Runs("isolation"))
+        if (_options.Runs("shard") || _options.Runs("router") || _options.Runs("cold") || _options.Runs("zipf") || _options.Runs("isolation") || _options.Runs("hostile"))
         {
             await using var cluster = await BenchCluster.OpenAsync(reuse: true, _options.Shards, _options.ShardCacheBytes, _log, cancellationToken).ConfigureAwait(false);
             report.Cluster = cluster.Description;
@@ -94,6 +94,11 @@ internal sealed partial class BenchRunner
             if (_options.Runs("isolation"))
             {
                 results.AddRange(await new IsolationScenario(_options, _log).RunAsync(generator, cluster, cancellationToken).ConfigureAwait(false));
+            }
+
+            if (_options.Runs("hostile"))
+            {
+                results.AddRange(await new HostileScenario(_options, _log).RunAsync(generator, cluster, cancellationToken).ConfigureAwait(false));
             }
         }
 

@@ -66,6 +66,26 @@ internal static class TargetCheck
             verdicts.Add(AtMost("quiet tenant's p99 while a neighbour floods ≤ 2 × its p99 alone", during.P99Ms, 2 * alone.P99Ms, "ms"));
         }
 
+        // Issue 15's targets, checked when the hostile scenario ran.
+        if (Find("hostile-alone") is { } real && Find("hostile-attack") is { } attacked)
+        {
+            verdicts.Add(AtMost("real tenant's p99 under the hostile mix ≤ 2 × its p99 alone", attacked.P99Ms, 2 * real.P99Ms, "ms"));
+            foreach (var (name, growth) in attacked.Metrics.Where(m => m.Key.StartsWith("rss_peak_growth_bytes_shard", StringComparison.Ordinal)))
+            {
+                verdicts.Add(AtMost($"{name["rss_peak_growth_bytes_".Length..]}'s RSS under the attack within 64 MiB of before", growth / (1024.0 * 1024), 64, "MiB"));
+            }
+        }
+
+        if (Find("hostile-junk") is { } junk)
+        {
+            verdicts.Add(AtLeast("made-up names answered at ≥ 50% of a real model's rate", junk.Metrics["junk_vs_real"] * 100, 50, "%"));
+            verdicts.Add(AtMost(
+                string.Create(CultureInfo.InvariantCulture, $"router RSS growth over {junk.Metrics["junk_requests"]:N0} junk requests ≤ 64 MiB"),
+                junk.Metrics["router_rss_growth_bytes"] / (1024.0 * 1024),
+                64,
+                "MiB"));
+        }
+
         return verdicts;
     }
 

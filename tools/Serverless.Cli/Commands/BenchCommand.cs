@@ -26,6 +26,7 @@ internal static class BenchCommand
         var connections = new Option<int>("--connections") { Description = "Concurrent connections of the closed loop (and the open loop's pool)", DefaultValueFactory = _ => defaults.Connections };
         var models = new Option<int>("--models") { Description = "Tiny models of the zipf and density scenarios", DefaultValueFactory = _ => defaults.Models };
         var coldModels = new Option<int>("--cold-models") { Description = "Fresh ~1 MiB models the cold scenario loads", DefaultValueFactory = _ => defaults.ColdModels };
+        var junkRequests = new Option<long>("--junk-requests") { Description = "Distinct made-up model names the hostile scenario sends closed-loop (the router's memory over them is measured)", DefaultValueFactory = _ => defaults.JunkRequests };
         var shards = new Option<int>("--shards") { Description = "Shards of a cluster the bench starts itself", DefaultValueFactory = _ => defaults.Shards };
         var cacheMb = new Option<double>("--shard-cache-mb") { Description = "Each shard's cache budget (MiB) when the bench starts the cluster itself", DefaultValueFactory = _ => defaults.ShardCacheBytes / (1024.0 * 1024) };
         var json = new Option<FileInfo?>("--json") { Description = "Write the report as JSON to this file (default: bench.json in the state folder)" };
@@ -33,7 +34,7 @@ internal static class BenchCommand
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the tables as Markdown to this file" };
         var command = new Command("bench", "Benchmark the platform over loopback against its floors: latency percentiles, throughput, errors, cold loads, zipf hit rate, density")
         {
-            scenario, duration, warmup, rate, connections, models, coldModels, shards, cacheMb, json, plot, markdown,
+            scenario, duration, warmup, rate, connections, models, coldModels, junkRequests, shards, cacheMb, json, plot, markdown,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -47,6 +48,7 @@ internal static class BenchCommand
                 Connections = parse.GetValue(connections),
                 Models = parse.GetValue(models),
                 ColdModels = parse.GetValue(coldModels),
+                JunkRequests = parse.GetValue(junkRequests),
                 Shards = parse.GetValue(shards),
                 ShardCacheBytes = (long)(parse.GetValue(cacheMb) * 1024 * 1024),
                 CommandLine = "tools/serverless " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),

@@ -1,0 +1,416 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.RegularExpressions;
+using Serverless.Core.Placement;
+using Serverless.ModelBuilder;
+
+namespace Serverless.Cli.Bench;
+
+/// <summary>
+/// <c>hostile</c> (issue 15): one tenant with a valid key attacks while another sends real traffic. The attacker's
+/// quota is set high on purpose, so every attack reaches the defence behind the quota (the parser, the name sets,
+/// the output cap, Kestrel's limits) rather than a 429. Both tenants are placed on the same shard (shuffle shards
+/// of one, names chosen with the placement code), so the shard's defences are what keeps them apart.
+/// Phases: the real tenant alone (open loop); the same while the attacker sends a mix of shape bombs, made-up model
+/// and tenant names, wrong keys and huge-output requests open-loop at <see cref="AttackRate"/>, plus slow bodies,
+/// oversized bodies and header floods over raw sockets; then a real model's closed-loop rate against made-up names'
+/// over <see cref="BenchOptions.JunkRequests"/> distinct junk names (a million by default), with the router's RSS
+/// before and after. Every process's RSS is sampled throughout; storage reads come from each process's
+/// <c>serverless_storage_reads</c> on /metrics.
+/// </summary>
+internal sealed partial class HostileScenario
+{
+    public const string RealTenant = "bench-real";
+
+    /// <summary>The real tenant's open-loop rate: steady traffic.</summary>
+    public const double RealRate = 100;
+
+    /// <summary>
+    /// The attacker's open-loop rate over its HTTP attacks (the raw-socket ones come on top): four times the real
+    /// traffic, fixed so the attacker cannot take both of this machine's cores by itself (then the bench would measure
+    /// the machine, not the defences).
+    /// </summary>
+    public const double AttackRate = 400;
+
+    private const string ShapeBombFp64 = "shape bomb: FP64 [67108864], no data (90 B)";
+    private const string ShapeBomb2d = "shape bomb: FP32 [65536,65536], one value";
+    private const string MadeUpModel = "made-up model name";
+    private const string MadeUpTenant = "made-up tenant in key";
+    private const string WrongSecret = "real tenant, wrong secret";
+    private const string HugeOutput = "output of 16 MiB asked (cap 1 MiB)";
+
+    private static readonly byte[] Fp64Bomb = Encoding.UTF8.GetBytes("""{"inputs":[{"name":"x","shape":[67108864],"datatype":"FP64","data":[]}]}""");
+    private static readonly byte[] TwoDimensionalBomb = Encoding.UTF8.GetBytes("""{"inputs":[{"name":"x","shape":[65536,65536],"datatype":"FP32","data":[1]}]}""");
+    private static readonly byte[] HugeOutputRequest = Encoding.UTF8.GetBytes("""{"inputs":[{"name":"shape","shape":[2],"datatype":"INT64","data":[2048,2048]}]}""");
+    private static readonly MediaTypeHeaderValue JsonType = new("application/json");
+
+    private readonly BenchOptions _options;
+    private readonly Action<string> _log;
+    private readonly string _runId = Guid.NewGuid().ToString("N")[..6];
+
+    public HostileScenario(BenchOptions options, Action<string> log)
+    {
+        _options = options;
+        _log = log;
+    }
+
+    public async Task<IReadOnlyList<ScenarioResult>> RunAsync(HttpLoadGenerator generator, BenchCluster cluster, CancellationToken cancellationToken)
+    {
+        var shardIds = cluster.State.Shards.Select(s => s.Id).ToList();
+        var realShard = RendezvousPlacement.Top(RendezvousPlacement.TenantKey(RealTenant), shardIds, 1)[0];
+        var attacker = Enumerable.Range(0, 1000).Select(i => string.Create(CultureInfo.InvariantCulture, $"bench-attacker-{i}"))
+            .First(t => RendezvousPlacement.Top(RendezvousPlacement.TenantKey(t), shardIds, 1)[0] == realShard);
+        var realKey = await cluster.AddTenantAsync(RealTenant, 1, 1_000_000, cancellationToken).ConfigureAwait(false);
+        var attackerKey = await cluster.AddTenantAsync(attacker, 1, 1_000_000, cancellationToken).ConfigureAwait(false);
+        _log($"hostile: tenants {RealTenant} and {attacker}, both on {realShard}; publishing their models…");
+        await cluster.PublishAsync(RealTenant, ["steady"], _ => DemoModels.Linear(), null, 1, _log, cancellationToken).ConfigureAwait(false);
+        await cluster.PublishAsync(attacker, ["target"], _ => DemoModels.Linear(), null, 1, _log, cancellationToken).ConfigureAwait(false);
+        await cluster.PublishAsync(attacker, ["expander"], _ => DemoModels.OutputSizedByInput(), """{"maxOutputBytes": 1048576}"""u8.ToArray(), 1, _log, cancellationToken).ConfigureAwait(false);
+        var realTarget = new LoadTarget([cluster.RouterInferUri("steady")], BenchModels.LinearRequest, realKey);
+        await generator.WaitAnsweredAsync(realTarget.Uris[0], realTarget.Body, realKey, _log, cancellationToken).ConfigureAwait(false);
+        await generator.WaitAnsweredAsync(cluster.RouterInferUri("target"), BenchModels.LinearRequest, attackerKey, _log, cancellationToken).ConfigureAwait(false);
+
+        var duration = TimeSpan.FromSeconds(_options.DurationSeconds);
+        var warmup = TimeSpan.FromSeconds(_options.WarmupSeconds);
+        var processes = Processes(cluster);
+        var realMode = string.Create(CultureInfo.InvariantCulture, $"open-loop, {RealRate:0} req/s, via router");
+
+        // 1. The real tenant alone.
+        _log($"hostile: the real tenant alone, {realMode}…");
+        var readsBefore = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
+        var aloneWatch = Stopwatch.StartNew();
+        var alone = (await generator.OpenLoopAsync(realTarget, RealRate, warmup, duration, cancellationToken).ConfigureAwait(false))
+            .ToResult("hostile-alone", "real tenant alone", realMode);
+        alone.TargetRate = RealRate;
+        var readsAlone = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - readsBefore;
+        alone.Metrics["storage_reads_per_s"] = readsAlone / aloneWatch.Elapsed.TotalSeconds;
+        alone.Notes["storage reads"] = string.Create(CultureInfo.InvariantCulture, $"{readsAlone / aloneWatch.Elapsed.TotalSeconds:0.0}/s (router and shards, warm-up included)");
+
+        // 2. The same while the attacker attacks.
+        _log(string.Create(CultureInfo.InvariantCulture, $"hostile: the real tenant again while {attacker} attacks at {AttackRate:0} req/s plus raw-socket attacks…"));
+        var tally = new AttackTally();
+        var rssBefore = processes.ToDictionary(p => p.Name, p => ProcessMemory.ResidentBytes(p.Pid) ?? 0, StringComparer.Ordinal);
+        var rssPeak = new Dictionary<string, long>(rssBefore, StringComparer.Ordinal);
+        using var stopAttack = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var attackLatencies = new List<double>();
+        var attackTask = AttackAsync(cluster, attacker, attackerKey, tally, attackLatencies, stopAttack.Token);
+        var raw = new RawHttpAttacks(cluster.RouterUrl, "/v2/models/target/versions/1/infer", attackerKey, tally);
+        var rawTask = raw.RunAsync(slowConnections: 16, every: TimeSpan.FromMilliseconds(500), stopAttack.Token);
+        var sampler = SampleRssAsync(processes, rssPeak, stopAttack.Token);
+        readsBefore = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
+        var attackWatch = Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+        var during = (await generator.OpenLoopAsync(realTarget, RealRate, warmup, duration, cancellationToken).ConfigureAwait(false))
+            .ToResult("hostile-attack", "real tenant under attack", realMode);
+        during.TargetRate = RealRate;
+        await stopAttack.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(attackTask, rawTask, sampler).ConfigureAwait(false);
+        var attackSeconds = attackWatch.Elapsed.TotalSeconds;
+        var readsAttack = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - readsBefore;
+        during.Metrics["storage_reads_per_s"] = readsAttack / attackSeconds;
+        during.Notes["storage reads"] = string.Create(CultureInfo.InvariantCulture, $"{readsAttack / attackSeconds:0.0}/s during the attack (router and shards; {readsAlone / aloneWatch.Elapsed.TotalSeconds:0.0}/s alone)");
+        if (alone.P99Ms > 0)
+        {
+            during.Metrics["p99_vs_alone"] = during.P99Ms / alone.P99Ms;
+            during.Notes["p99 vs alone"] = string.Create(CultureInfo.InvariantCulture, $"{during.P99Ms / alone.P99Ms:0.00}× ({alone.P99Ms:0.00} → {during.P99Ms:0.00} ms)");
+        }
+
+        foreach (var process in processes)
+        {
+            var growth = rssPeak[process.Name] - rssBefore[process.Name];
+            during.Metrics["rss_peak_growth_bytes_" + process.Name] = growth;
+            during.Notes["RSS " + process.Name] = string.Create(CultureInfo.InvariantCulture, $"{rssBefore[process.Name] / Mi:0} MiB before, peak {rssPeak[process.Name] / Mi:0} MiB ({growth / Mi:+0;-0;0} MiB)");
+        }
+
+        var attack = new LoadRun(attackLatencies.Count);
+        double[] attackMs;
+        lock (attackLatencies)
+        {
+            attackMs = [.. attackLatencies];
+        }
+
+        foreach (var ms in attackMs)
+        {
+            attack.Record(ms, true, null);
+        }
+
+        attack.Seconds = attackSeconds;
+        var attackRow = attack.ToResult("hostile-attacker", "attacker", string.Create(CultureInfo.InvariantCulture, $"open-loop, {AttackRate:0} req/s HTTP + raw sockets, via router"));
+        attackRow.Plot = false;
+        attackRow.Errors = tally.Unexpected;
+        attackRow.Metrics["unexpected_answers"] = tally.Unexpected;
+        foreach (var (kind, line) in tally.Lines())
+        {
+            attackRow.Notes[kind] = line;
+        }
+
+        var cuts = raw.SlowCutSeconds();
+        if (cuts.Length > 0)
+        {
+            Array.Sort(cuts);
+            attackRow.Notes["slow bodies cut after"] = string.Create(CultureInfo.InvariantCulture, $"p50 {LatencyStats.Percentile(cuts, 50):0.0} s, max {cuts[^1]:0.0} s ({cuts.Length} connections)");
+        }
+
+        // 3. Made-up names against a real model, closed loop; a million of them for the router's memory.
+        var junk = await JunkAsync(generator, cluster, realTarget, attackerKey, cancellationToken).ConfigureAwait(false);
+        return [alone, during, attackRow, junk];
+    }
+
+    private const double Mi = 1024.0 * 1024;
+
+    private async Task<ScenarioResult> JunkAsync(HttpLoadGenerator generator, BenchCluster cluster, LoadTarget realTarget, string attackerKey, CancellationToken cancellationToken)
+    {
+        var duration = TimeSpan.FromSeconds(_options.DurationSeconds);
+        var warmup = TimeSpan.FromSeconds(_options.WarmupSeconds);
+        var closedMode = $"closed-loop, {_options.Connections} conn";
+        _log($"hostile: a real model, {closedMode}…");
+        var real = (await generator.ClosedLoopAsync(realTarget, warmup, duration, cancellationToken).ConfigureAwait(false)).ToResult("hostile-real-closed", "real model", closedMode);
+
+        var router = cluster.State.Router!;
+        var count = _options.JunkRequests;
+        _log(string.Create(CultureInfo.InvariantCulture, $"hostile: {count:N0} distinct made-up model names, {closedMode} (at most 10 minutes)…"));
+        // Settle first: the router's heap after the phases before, then the junk's own growth.
+        GC.Collect();
+        await Task.Delay(1000, cancellationToken).ConfigureAwait(false);
+        var rssBefore = ProcessMemory.ResidentBytes(router.Pid) ?? 0;
+        var rssPeak = new Dictionary<string, long>(StringComparer.Ordinal) { ["router"] = rssBefore };
+        var readsBefore = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stop.CancelAfter(TimeSpan.FromMinutes(10));
+        var sampler = SampleRssAsync([("router", router.Pid)], rssPeak, stop.Token);
+        var run = new LoadRun((int)Math.Min(count, 2_000_000));
+        var sent = 0L;
+        var wrong = 0L;
+        string? firstWrong = null;
+        var watch = Stopwatch.StartNew();
+        var baseUri = cluster.RouterUrl;
+        var workers = Enumerable.Range(0, _options.Connections).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var n = Interlocked.Increment(ref sent);
+                if (n > count)
+                {
+                    return;
+                }
+
+                var name = string.Create(CultureInfo.InvariantCulture, $"junk-{_runId}-{n}");
+                var started = Stopwatch.GetTimestamp();
+                var status = await SendAsync(generator.Client, new Uri(baseUri, $"/v2/models/{name}/infer"), BenchModels.LinearRequest, attackerKey, null, stop.Token).ConfigureAwait(false);
+                run.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, status == 404, null);
+                if (status != 404 && Interlocked.Increment(ref wrong) == 1)
+                {
+                    firstWrong = $"{name}: {status}";
+                }
+            }
+        }, stop.Token)).ToArray();
+        try
+        {
+            await Task.WhenAll(workers).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The ten minutes ran out: what was sent counts.
+        }
+
+        var seconds = watch.Elapsed.TotalSeconds;
+        var done = Math.Min(Interlocked.Read(ref sent), count);
+        await stop.CancelAsync().ConfigureAwait(false);
+        await sampler.ConfigureAwait(false);
+        var reads = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - readsBefore;
+        var rssAfter = ProcessMemory.ResidentBytes(router.Pid) ?? 0;
+        run.Seconds = seconds;
+        var result = run.ToResult("hostile-junk", "made-up model names", $"{closedMode}, {done:N0} distinct names, via router");
+        result.Plot = false;
+        result.Throughput = done / seconds;
+        result.Errors = Interlocked.Read(ref wrong);
+        result.Metrics["junk_requests"] = done;
+        result.Metrics["junk_vs_real"] = real.Throughput > 0 ? result.Throughput / real.Throughput : 0;
+        result.Metrics["router_rss_growth_bytes"] = rssAfter - rssBefore;
+        result.Metrics["router_rss_peak_growth_bytes"] = rssPeak["router"] - rssBefore;
+        result.Metrics["storage_reads_per_s"] = reads / seconds;
+        result.Notes["vs a real model"] = string.Create(CultureInfo.InvariantCulture, $"{result.Throughput:N0} req/s answered 404 against {real.Throughput:N0} req/s for a real model ({result.Metrics["junk_vs_real"]:P0})");
+        result.Notes["router RSS"] = string.Create(CultureInfo.InvariantCulture, $"{rssBefore / Mi:0} MiB before, {rssAfter / Mi:0} MiB after, peak {rssPeak["router"] / Mi:0} MiB ({(rssAfter - rssBefore) / Mi:+0;-0;0} MiB over {done:N0} names)");
+        result.Notes["storage reads"] = string.Create(CultureInfo.InvariantCulture, $"{reads:N0} in {seconds:0} s ({reads / seconds:0.0}/s, router and shards)");
+        if (firstWrong is not null)
+        {
+            result.Notes["not 404"] = $"{result.Errors:N0}, e.g. {firstWrong}";
+        }
+
+        return result;
+    }
+
+    /// <summary>The HTTP attacks, open loop: request i is due at i / rate, its kind the i-th of a fixed rotation.</summary>
+    private async Task AttackAsync(BenchCluster cluster, string attacker, string attackerKey, AttackTally tally, List<double> latencies, CancellationToken cancellationToken)
+    {
+        tally.Expect(ShapeBombFp64, 400);
+        tally.Expect(ShapeBomb2d, 400);
+        tally.Expect(MadeUpModel, 404);
+        tally.Expect(MadeUpTenant, 401);
+        tally.Expect(WrongSecret, 401);
+        tally.Expect(HugeOutput, 400);
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64, UseProxy = false, UseCookies = false })
+        {
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+        var target = cluster.RouterInferUri("target");
+        var expander = cluster.RouterInferUri("expander");
+        var pending = new List<Task>();
+        var start = Stopwatch.GetTimestamp();
+        var ticksPerRequest = Stopwatch.Frequency / AttackRate;
+        for (long i = 0; !cancellationToken.IsCancellationRequested; i++)
+        {
+            var due = start + (long)(i * ticksPerRequest);
+            var wait = due - Stopwatch.GetTimestamp();
+            if (wait > 0)
+            {
+                try
+                {
+                    await Task.Delay(TimeSpan.FromTicks(Math.Max(1, wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency)), cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+
+            var (kind, uri, body, key) = (i % 6) switch
+            {
+                0 => (ShapeBombFp64, target, Fp64Bomb, attackerKey),
+                1 => (MadeUpModel, new Uri(cluster.RouterUrl, string.Create(CultureInfo.InvariantCulture, $"/v2/models/made-up-{_runId}-{i}/infer")), BenchModels.LinearRequest, attackerKey),
+                2 => (MadeUpTenant, target, BenchModels.LinearRequest, string.Create(CultureInfo.InvariantCulture, $"nobody-{_runId}-{i}.x")),
+                3 => (ShapeBomb2d, target, TwoDimensionalBomb, attackerKey),
+                4 => (WrongSecret, target, BenchModels.LinearRequest, attacker + ".not-the-secret"),
+                _ => (HugeOutput, expander, HugeOutputRequest, attackerKey),
+            };
+            pending.Add(SendTimedAsync(client, kind, uri, body, key, tally, latencies, due));
+            if (pending.Count > 4096)
+            {
+                pending.RemoveAll(t => t.IsCompleted);
+            }
+        }
+
+        await Task.WhenAll(pending).ConfigureAwait(false);
+    }
+
+    private static async Task SendTimedAsync(HttpClient client, string kind, Uri uri, byte[] body, string key, AttackTally tally, List<double> latencies, long due)
+    {
+        await Task.Yield();
+        var status = await SendAsync(client, uri, body, null, key, CancellationToken.None).ConfigureAwait(false);
+        tally.Record(kind, status);
+        var ms = Stopwatch.GetElapsedTime(due).TotalMilliseconds;
+        lock (latencies)
+        {
+            latencies.Add(ms);
+        }
+    }
+
+    /// <summary>One POST; the status, or 0 when it failed without one.</summary>
+    private static async Task<int> SendAsync(HttpClient client, Uri uri, byte[] body, string? apiKey, string? bearer, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, uri);
+        request.Content = new ByteArrayContent(body);
+        request.Content.Headers.ContentType = JsonType;
+        if (apiKey is not null)
+        {
+            request.Headers.TryAddWithoutValidation("x-api-key", apiKey);
+        }
+
+        if (bearer is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + bearer);
+        }
+
+        try
+        {
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+            return (int)response.StatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+        {
+            return 0;
+        }
+    }
+
+    private static List<(string Name, int Pid)> Processes(BenchCluster cluster)
+    {
+        var list = new List<(string, int)>();
+        if (cluster.State.Router is { } router)
+        {
+            list.Add(("router", router.Pid));
+        }
+
+        foreach (var shard in cluster.State.Shards)
+        {
+            list.Add((shard.Id, shard.Pid));
+        }
+
+        if (cluster.State.Publisher is { } publisher)
+        {
+            list.Add(("publisher", publisher.Pid));
+        }
+
+        if (cluster.State.Azurite is { } azurite)
+        {
+            list.Add(("azurite", azurite.Pid));
+        }
+
+        return list;
+    }
+
+    /// <summary>Every 250 ms until cancelled: each process's RSS, keeping the highest seen.</summary>
+    private static async Task SampleRssAsync(IReadOnlyList<(string Name, int Pid)> processes, Dictionary<string, long> peak, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            foreach (var (name, pid) in processes)
+            {
+                if (ProcessMemory.ResidentBytes(pid) is { } rss && rss > peak[name])
+                {
+                    peak[name] = rss;
+                }
+            }
+
+            try
+            {
+                await Task.Delay(250, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Table reads so far of the router and every shard (<c>serverless_storage_reads</c> on /metrics, with the internal key).</summary>
+    private static async Task<long> StorageReadsAsync(HttpClient http, BenchCluster cluster, CancellationToken cancellationToken)
+    {
+        var urls = new List<string> { cluster.State.RouterUrl };
+        urls.AddRange(cluster.State.Shards.Select(s => s.Url));
+        long sum = 0;
+        foreach (var url in urls)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(url), "/metrics"));
+            request.Headers.TryAddWithoutValidation(Serverless.Routing.ShardHeaders.InternalKey, cluster.State.InternalKey);
+            try
+            {
+                using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                foreach (Match match in ReadsRegex().Matches(text))
+                {
+                    sum += (long)double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture);
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+        }
+
+        return sum;
+    }
+
+    [GeneratedRegex(@"^serverless_storage_reads(?:_total)?\{[^}]*\} (?<value>\S+)", RegexOptions.Multiline)]
+    private static partial Regex ReadsRegex();
+}

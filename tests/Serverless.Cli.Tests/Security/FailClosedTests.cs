@@ -48,4 +48,14 @@ public sealed class FailClosedTests
         Assert.AreNotEqual(0, process.ExitCode, text);
         StringAssert.Contains(text, "Internal__ShardKey is not set", text);
     }
+
+    [TestMethod]
+    public void TheCliWithoutTheInternalKey_RefusesItsShardCalls_NamingTheSetting()
+    {
+        // The CLI's lifecycle commands warm replicas with the internal key: built without one, they refuse before any call.
+        using var services = Commands.CliServices.Create(Cluster.SharedCluster.Instance.State.Storage, internalKey: null);
+        var refused = Assert.ThrowsExactly<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Serverless.Publishing.ModelLifecycle>(services));
+        StringAssert.Contains(refused.Message, "Internal__ShardKey is not set");
+    }
 }

@@ -114,12 +114,19 @@ public sealed class RequestCostTests
         var (status, body) = await InferAsync(model, json, "300", TimeSpan.FromSeconds(30));
         Assert.AreEqual(504, status, body);
 
-        // 2,000 products of 512×512 would keep a core busy for many seconds; stopped, the shard is idle again.
+        // 2,000 products of 512×512 keep both cores busy for well over 10 s; stopped, the shard is idle again at once.
+        // Idle is asked of one 1-second window among the first four (the shared cluster's other work, a prewarm or a
+        // heartbeat, may land in one): a run that goes on fills every window.
         await Task.Delay(500);
-        var cpuBefore = CpuSeconds(shard.Pid);
-        await Task.Delay(2000);
-        var busy = CpuSeconds(shard.Pid) - cpuBefore;
-        Assert.IsLessThan(0.6, busy, $"{shard.Id} used {busy:F2} s of CPU in the 2 s after the request gave up: the run goes on");
+        var windows = new List<double>();
+        for (var i = 0; i < 4 && (windows.Count == 0 || windows[^1] >= 0.3); i++)
+        {
+            var cpuBefore = CpuSeconds(shard.Pid);
+            await Task.Delay(1000);
+            windows.Add(CpuSeconds(shard.Pid) - cpuBefore);
+        }
+
+        Assert.IsLessThan(0.3, windows[^1], $"{shard.Id} used {string.Join(", ", windows.Select(w => w.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))} s of CPU in each second after the request gave up: the run goes on");
         Assert.IsTrue(Cluster.AllProcessesAlive());
     }
 

@@ -53,10 +53,34 @@ public sealed class BodyMemoryBudgetTests
     }
 
     [TestMethod]
+    [DataRow(true)]
+    [DataRow(false)]
+    public async Task APooledBody_HoldsExactlyTheBytesSent(bool declared)
+    {
+        var sent = new byte[300_001];
+        new Random(7).NextBytes(sent);
+        var budget = new BodyMemoryBudget(64 * Mi, "Router__InFlightBodyBytes");
+        using var account = budget.Open();
+        // A stream that hands out at most 1,000 bytes a read, as a socket does, so a chunked body grows many times.
+        var body = await RequestBody.ReadAsync(new TrickleStream(sent), declared ? sent.Length : null, 32 * Mi, account, CancellationToken.None);
+        CollectionAssert.AreEqual(sent, body.ToArray());
+        Assert.IsTrue(account.HeldBytes >= sent.Length && account.HeldBytes <= 4 * sent.Length, $"{account.HeldBytes} held");
+    }
+
+    [TestMethod]
     public async Task WithoutABudget_AChunkedBodyOverTheLimit_IsStill413()
     {
         var refused = await Assert.ThrowsExactlyAsync<ServingException>(() => RequestBody.ReadAsync(new CountingStream(40 * Mi), null, 32 * Mi, null, CancellationToken.None));
         Assert.AreEqual(ServingErrorCode.TooLarge, refused.Code);
+    }
+
+    /// <summary>A memory stream that returns at most 1,000 bytes a read.</summary>
+    private sealed class TrickleStream(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override int Read(byte[] buffer, int offset, int count) => base.Read(buffer, offset, Math.Min(count, 1000));
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            base.ReadAsync(buffer[..Math.Min(buffer.Length, 1000)], cancellationToken);
     }
 
     /// <summary>A read-only stream of <c>length</c> zero bytes, counting what was read.</summary>

@@ -72,7 +72,8 @@ internal static class TargetCheck
             verdicts.Add(AtMost("real tenant's p99 under the hostile mix ≤ 2 × its p99 alone", attacked.P99Ms, 2 * real.P99Ms, "ms"));
             foreach (var (name, growth) in attacked.Metrics.Where(m => m.Key.StartsWith("rss_peak_growth_bytes_shard", StringComparison.Ordinal)))
             {
-                verdicts.Add(AtMost($"{name["rss_peak_growth_bytes_".Length..]}'s RSS under the attack within 64 MiB of before", growth / (1024.0 * 1024), 64, "MiB"));
+                // The issue asks it of 1,000 shape bombs (Security/RequestCostTests); here of the whole mix, huge outputs included.
+                verdicts.Add(AtMost($"{name["rss_peak_growth_bytes_".Length..]}'s RSS under the whole attack mix within 64 MiB of before", growth / (1024.0 * 1024), 64, "MiB"));
             }
         }
 

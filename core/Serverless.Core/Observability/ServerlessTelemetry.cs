@@ -61,6 +61,9 @@ public static class ServerlessTelemetry
     /// when <see cref="ConnectionStringSetting"/> is set). <paramref name="configure"/> adds exporters (the
     /// local host's Prometheus endpoint).
     /// </summary>
+    /// <summary>The runtime's built-in meter (.NET 9 and later): <c>dotnet.gc.pause.time</c>, <c>dotnet.gc.collections</c>, …</summary>
+    public const string RuntimeMeterName = "System.Runtime";
+
     public static IServiceCollection AddServerlessObservability(this IServiceCollection services, IConfiguration configuration, Action<MeterProviderBuilder>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
@@ -79,6 +82,9 @@ public static class ServerlessTelemetry
                 .WithMetrics(metrics =>
                 {
                     metrics.AddMeter(ServerlessMetrics.MeterNames);
+                    // .NET's own (GC pauses and collections, heap sizes, thread pool queue): observable instruments,
+                    // read at export, nothing per request; what a tail under load is made of shows there.
+                    metrics.AddMeter(RuntimeMeterName);
                     if (!string.IsNullOrEmpty(connectionString))
                     {
                         metrics.AddAzureMonitorMetricExporter(o => o.ConnectionString = connectionString);

@@ -89,18 +89,22 @@ internal sealed partial class HostileScenario
         var attackRuns = new List<LoadRun>();
         double aloneSeconds = 0, attackSeconds = 0;
         long readsAlone = 0, readsAttack = 0;
+        double gcAlone = 0, gcAttack = 0;
         using var stopSampler = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var sampler = SampleRssAsync(processes, rssPeak, stopSampler.Token);
         _log(string.Create(CultureInfo.InvariantCulture, $"hostile: the real tenant ({realMode}) alone and while {attacker} attacks at {AttackRate:0} req/s plus raw-socket attacks, {Rounds} rounds of {round.TotalSeconds:0.#} s each…"));
         for (var r = 0; r < Rounds; r++)
         {
             var readsBefore = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
+            var gcBefore = await GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
             var watch = Stopwatch.StartNew();
             aloneRuns.Add(await generator.OpenLoopAsync(realTarget, RealRate, r == 0 ? warmup : TimeSpan.FromSeconds(0.5), round, cancellationToken).ConfigureAwait(false));
             aloneSeconds += watch.Elapsed.TotalSeconds;
             readsAlone += await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - readsBefore;
+            gcAlone += await GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - gcBefore;
 
             readsBefore = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
+            gcBefore = await GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
             watch.Restart();
             using var stopAttack = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var attackTask = AttackAsync(cluster, attacker, attackerKey, tally, attackLatencies, stopAttack.Token);
@@ -112,6 +116,7 @@ internal sealed partial class HostileScenario
             await Task.WhenAll(attackTask, rawTask).ConfigureAwait(false);
             attackSeconds += watch.Elapsed.TotalSeconds;
             readsAttack += await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - readsBefore;
+            gcAttack += await GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - gcBefore;
         }
 
         await stopSampler.CancelAsync().ConfigureAwait(false);
@@ -129,6 +134,10 @@ internal sealed partial class HostileScenario
         during.TargetRate = RealRate;
         during.Metrics["storage_reads_per_s"] = readsAttack / attackSeconds;
         during.Notes["storage reads"] = string.Create(CultureInfo.InvariantCulture, $"{readsAttack / attackSeconds:0.0}/s during the attack (router and shards; {readsAlone / aloneSeconds:0.0}/s alone)");
+        // Where a tail may come from: the time the router's and shards' collectors stopped them, per second of each side.
+        during.Metrics["gc_pause_ms_per_s"] = gcAttack * 1000 / attackSeconds;
+        alone.Metrics["gc_pause_ms_per_s"] = gcAlone * 1000 / aloneSeconds;
+        during.Notes["GC pauses"] = string.Create(CultureInfo.InvariantCulture, $"{gcAttack * 1000 / attackSeconds:0.0} ms/s during the attack, {gcAlone * 1000 / aloneSeconds:0.0} ms/s alone (router and shards, dotnet.gc.pause.time)");
         if (alone.P99Ms > 0)
         {
             during.Metrics["p99_vs_alone"] = during.P99Ms / alone.P99Ms;
@@ -455,6 +464,47 @@ internal sealed partial class HostileScenario
 
         return sum;
     }
+
+    /// <summary>Seconds the router and every shard have been paused by their GC so far (<c>dotnet_gc_pause_time</c> on /metrics).</summary>
+    private static async Task<double> GcPauseSecondsAsync(HttpClient http, BenchCluster cluster, CancellationToken cancellationToken)
+    {
+        double sum = 0;
+        foreach (var text in await ScrapeAllAsync(http, cluster, cancellationToken).ConfigureAwait(false))
+        {
+            foreach (Match match in GcPauseRegex().Matches(text))
+            {
+                sum += double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return sum;
+    }
+
+    /// <summary>The Prometheus text of the router and every shard (with the internal key); those that do not answer are left out.</summary>
+    private static async Task<List<string>> ScrapeAllAsync(HttpClient http, BenchCluster cluster, CancellationToken cancellationToken)
+    {
+        var urls = new List<string> { cluster.State.RouterUrl };
+        urls.AddRange(cluster.State.Shards.Select(s => s.Url));
+        var texts = new List<string>();
+        foreach (var url in urls)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(url), "/metrics"));
+            request.Headers.TryAddWithoutValidation(Serverless.Routing.ShardHeaders.InternalKey, cluster.State.InternalKey);
+            try
+            {
+                using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                texts.Add(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+            }
+            catch (HttpRequestException)
+            {
+            }
+        }
+
+        return texts;
+    }
+
+    [GeneratedRegex(@"^dotnet_gc_pause_time(?:_seconds)?(?:_total)?(?:\{[^}]*\})? (?<value>\S+)", RegexOptions.Multiline)]
+    private static partial Regex GcPauseRegex();
 
     [GeneratedRegex(@"^serverless_storage_reads(?:_total)?\{[^}]*\} (?<value>\S+)", RegexOptions.Multiline)]
     private static partial Regex ReadsRegex();

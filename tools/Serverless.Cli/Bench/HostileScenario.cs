@@ -441,24 +441,12 @@ internal sealed partial class HostileScenario
     /// <summary>Table reads so far of the router and every shard (<c>serverless_storage_reads</c> on /metrics, with the internal key).</summary>
     private static async Task<long> StorageReadsAsync(HttpClient http, BenchCluster cluster, CancellationToken cancellationToken)
     {
-        var urls = new List<string> { cluster.State.RouterUrl };
-        urls.AddRange(cluster.State.Shards.Select(s => s.Url));
         long sum = 0;
-        foreach (var url in urls)
+        foreach (var text in await ScrapeAllAsync(http, cluster, cancellationToken).ConfigureAwait(false))
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(url), "/metrics"));
-            request.Headers.TryAddWithoutValidation(Serverless.Routing.ShardHeaders.InternalKey, cluster.State.InternalKey);
-            try
+            foreach (Match match in ReadsRegex().Matches(text))
             {
-                using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-                var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-                foreach (Match match in ReadsRegex().Matches(text))
-                {
-                    sum += (long)double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture);
-                }
-            }
-            catch (HttpRequestException)
-            {
+                sum += (long)double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture);
             }
         }
 

@@ -265,7 +265,9 @@ public sealed class DynamicBatcher
         {
             foreach (var pending in batch)
             {
-                pending.Completion.TrySetException(e is OnnxRuntimeException ? new ServingException(ServingErrorCode.ModelFailed, $"model '{pending.Model}' failed to run: {e.Message}") : e);
+                pending.Completion.TrySetException(e is OnnxRuntimeException ort
+                    ? new ServingException(RunMemoryRefusal.From(ort, pending.Model, _session.RunMemoryBytes) ?? ServingError.ModelFailed($"model '{pending.Model}' failed to run: {e.Message}"), e)
+                    : e);
             }
         }
     }

@@ -99,7 +99,7 @@ public sealed partial class ModelLoader
         // heap, so a GPU session is charged the estimate.
         var measured = _runtime.ExecutionProvider == OrtRuntime.CpuProvider && IsPlausible(nativeBytes, bytes.LongLength);
         var charge = measured ? nativeBytes + ManagedBytesPerSession : ChargeFor(bytes.LongLength);
-        var loaded = new ModelSession(version.Model, version.Version, session, charge) { LoadSource = source, SizeMeasured = measured };
+        var loaded = new ModelSession(version.Model, version.Version, session, charge) { LoadSource = source, SizeMeasured = measured, RunMemoryBytes = _runtime.RunMemoryBytes };
         var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         _loadTime.Record(elapsed, new KeyValuePair<string, object?>("source", source));
         LogLoaded(version.Tenant, version.Model, version.Version, bytes.LongLength, source, elapsed, charge, measured ? "measured" : "estimated", read is null ? "" : "; bytes read ahead of the registry row");

@@ -40,6 +40,9 @@ public sealed class ModelSession
     /// <summary>Where the bytes came from when this session was loaded: <see cref="FromBlob"/> or <see cref="FromDisk"/>.</summary>
     public string LoadSource { get; init; } = FromBlob;
 
+    /// <summary>The bound on run memory its runs share with every other session's (<see cref="OrtRuntime.RunMemoryBytes"/>; 0: none).</summary>
+    public long RunMemoryBytes { get; init; }
+
     public string Version { get; }
 
     /// <summary>The bytes this session is charged for in the cache.</summary>

@@ -23,4 +23,15 @@ public sealed class OrtOptions
     /// </summary>
     [Range(0, long.MaxValue)]
     public long CompactSessionMaxBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// The most memory every run on the CPU provider may hold at once in ONNX Runtime's own tensors (intermediates
+    /// and outputs, not weights): one arena shared by all sessions of the process, so a model whose output size
+    /// comes from its input fails inside ONNX Runtime when it asks for more, instead of the process allocating it,
+    /// and freed run memory is reused rather than returned to the C heap and asked for again. 0 turns the shared
+    /// arena off (each run allocates from the C heap, as compact sessions did before). At most 4 GiB: ONNX Runtime's
+    /// C# arena settings take a 32-bit size.
+    /// </summary>
+    [Range(0, uint.MaxValue)]
+    public long RunMemoryBytes { get; set; } = 1L << 30;
 }

@@ -237,6 +237,10 @@ public sealed partial class ScoringService
             LogRunTerminated(session.Model, session.Version, ranMs);
             throw new ServingException(ServingError.DeadlineExceeded(string.Create(CultureInfo.InvariantCulture, $"model '{session.Model}' was stopped after running {ranMs} ms: the request gave up (its deadline passed or its caller went away)")), e);
         }
+        catch (OnnxRuntimeException e) when (RunMemoryRefusal.From(e, session.Model, session.RunMemoryBytes) is { } refusal)
+        {
+            throw new ServingException(refusal, e);
+        }
         catch (OnnxRuntimeException e)
         {
             // Shapes and types were checked, so this is the model failing on valid input (e.g. a

@@ -121,6 +121,11 @@ param gcGen0Size string = '0x1000000'
 @minValue(0)
 param ortCompactSessionMaxBytes int = 65536
 
+@description('Memory every CPU run of a process may hold at once in ONNX Runtime tensors (intermediates and outputs, not weights), one arena shared by all sessions (Ort__RunMemoryBytes; 0 turns it off, at most 4 GiB); a run asking for more fails inside ONNX Runtime: 400 when one tensor is larger than all of it, else 503.')
+@minValue(0)
+@maxValue(4294967295)
+param ortRunMemoryBytes int = 1073741824
+
 @description('Time budget of the prewarm in seconds; the instance reports ready when it is spent at the latest (Shard__PrewarmSeconds).')
 @minValue(1)
 @maxValue(600)
@@ -387,6 +392,7 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'Ort__ExecutionProvider', value: ortExecutionProvider }
             { name: 'Ort__DeviceId', value: string(ortDeviceId) }
             { name: 'Ort__CompactSessionMaxBytes', value: string(ortCompactSessionMaxBytes) }
+            { name: 'Ort__RunMemoryBytes', value: string(ortRunMemoryBytes) }
             { name: 'DOTNET_GCgen0size', value: gcGen0Size }
             { name: 'Scaling__ConcurrencyPerReplica', value: concurrencyPerReplica }
             { name: 'Scaling__UtilizationPerReplica', value: utilizationPerReplica }

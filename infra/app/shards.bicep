@@ -112,6 +112,11 @@ param ortDeviceId int = 0
 @minValue(0)
 param ortCompactSessionMaxBytes int = 65536
 
+@description('Memory every CPU run of a process may hold at once in ONNX Runtime tensors (intermediates and outputs, not weights), one arena shared by all sessions (Ort__RunMemoryBytes; 0 turns it off, at most 4 GiB); a run asking for more fails inside ONNX Runtime: 400 when one tensor is larger than all of it, else 503.')
+@minValue(0)
+@maxValue(4294967295)
+param ortRunMemoryBytes int = 1073741824
+
 @description('The .NET gen0 budget of a shard, in hex bytes (DOTNET_GCgen0size). The runtime sizes it from the L3 cache the machine reports, which on some VMs lets tens of MB of garbage accumulate between collections; a shard\'s memory is its model budget.')
 param gcGen0Size string = '0x1000000'
 
@@ -307,6 +312,7 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       Ort__ExecutionProvider: ortExecutionProvider
       Ort__DeviceId: string(ortDeviceId)
       Ort__CompactSessionMaxBytes: string(ortCompactSessionMaxBytes)
+      Ort__RunMemoryBytes: string(ortRunMemoryBytes)
       DOTNET_GCgen0size: gcGen0Size
       Scaling__ConcurrencyPerReplica: concurrencyPerReplica
       Scaling__UtilizationPerReplica: utilizationPerReplica

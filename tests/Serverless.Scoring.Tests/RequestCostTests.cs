@@ -114,6 +114,24 @@ public sealed class RequestCostTests
     }
 
     [TestMethod]
+    public void AnOutputOverTheRunMemory_FailsInsideOnnxRuntime_AsTheRequestsFault()
+    {
+        using var session = TestAssemblySetup.Runtime.CreateSession(DemoModels.OutputSizedByInput());
+        // 2 GiB of floats, over the process's 1 GiB run arena: refused when ONNX Runtime asks the arena, not allocated.
+        using var shape = OrtValue.CreateTensorValueFromMemory(new long[] { 32768, 16384 }, [2]);
+        using var runOptions = new RunOptions();
+
+        var error = Assert.ThrowsExactly<OnnxRuntimeException>(() => session.Run(runOptions, ["shape"], [shape], ["y"]));
+        var refusal = RunMemoryRefusal.From(error, "sized", TestAssemblySetup.Runtime.RunMemoryBytes);
+
+        Assert.AreEqual(1L << 30, TestAssemblySetup.Runtime.RunMemoryBytes);
+        Assert.IsNotNull(refusal, error.Message);
+        Assert.AreEqual(ServingErrorCode.InvalidArgument, refusal.Code);
+        StringAssert.Contains(refusal.Message, "model 'sized' asked for a tensor of 2,147,483,648 bytes");
+        StringAssert.Contains(refusal.Message, "Ort__RunMemoryBytes");
+    }
+
+    [TestMethod]
     public async Task ARunIsStoppedWhenItsRequestGivesUp()
     {
         // 4,000 products: seconds of work even on a fast machine, so the stop (its timer late on a loaded pool) always

@@ -99,6 +99,34 @@ public sealed class RequestCostTests
     }
 
     [TestMethod]
+    [Timeout(180_000)]
+    public async Task AnOutputOverTheShardsRunMemory_IsRefusedInsideOnnxRuntime_WithoutTheShardAllocatingIt()
+    {
+        Assert.AreEqual(ModelStates.Ready, (await Cluster.PublishAsync("demo", "cost-vast", "1", DemoModels.OutputSizedByInput(), Encoding.UTF8.GetBytes("""{"maxOutputBytes": 1048576}"""))).State);
+        var (warm, warmBody, warmResponse) = await Cluster.InferAsync(Cluster.DemoKey, "cost-vast", """{"inputs":[{"name":"shape","shape":[2],"datatype":"INT64","data":[2,3]}]}""");
+        warmResponse.Dispose();
+        Assert.AreEqual(200, warm, warmBody?.ToJsonString());
+        var (_, placement) = await Cluster.GetAsync(Cluster.DemoKey, "v2/models/cost-vast/placement");
+        var shard = Cluster.State.Shards.Single(s => s.Id == (string?)placement!["replicas"]![0]!["id"]);
+        var before = ResidentBytes(shard.Pid);
+
+        // 32768 × 16384 floats: 2 GiB, over the shard's 1 GiB of run memory (Ort__RunMemoryBytes). Without the shared
+        // arena ONNX Runtime allocates and fills the 2 GiB before the output cap can look at it.
+        for (var i = 0; i < 3; i++)
+        {
+            var (status, body, response) = await Cluster.InferAsync(Cluster.DemoKey, "cost-vast", """{"inputs":[{"name":"shape","shape":[2],"datatype":"INT64","data":[32768,16384]}]}""");
+            response.Dispose();
+            Assert.AreEqual(400, status, body?.ToJsonString());
+            StringAssert.Contains((string?)body!["error"], "a tensor of 2,147,483,648 bytes");
+            StringAssert.Contains((string?)body!["error"], "Ort__RunMemoryBytes");
+        }
+
+        var grew = ResidentBytes(shard.Pid) - before;
+        Assert.IsLessThan(64L << 20, grew, $"{shard.Id} grew by {grew / (1024 * 1024)} MiB over three 2 GiB output asks");
+        Assert.IsTrue(Cluster.AllProcessesAlive());
+    }
+
+    [TestMethod]
     [Timeout(240_000)]
     public async Task ARunWhoseRequestGaveUp_IsStopped_AndItsShardGoesIdle()
     {

@@ -159,11 +159,13 @@ internal sealed class RawHttpAttacks
             var tail = "\r\n"u8.ToArray();
             try
             {
+                var started = Stopwatch.GetTimestamp();
                 for (var i = 0; i < 64 && !answer.IsCompleted; i++)
                 {
                     await stream.WriteAsync(head, cancellationToken).ConfigureAwait(false);
                     await stream.WriteAsync(payload, cancellationToken).ConfigureAwait(false);
                     await stream.WriteAsync(tail, cancellationToken).ConfigureAwait(false);
+                    await PaceAsync(started, (i + 1L) * payload.Length, cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (IOException)
@@ -173,6 +175,23 @@ internal sealed class RawHttpAttacks
             _tally.Record(ChunkedTooLarge, await answer.ConfigureAwait(false));
         }
     }
+
+    /// <summary>
+    /// A body's bytes leave at <see cref="BytesPerSecond"/>, a client's network link, not at loopback speed: written
+    /// as fast as loopback takes them, 32 MiB keep both of this machine's cores busy for a few milliseconds, the
+    /// sending half of it on the attacker's side, and the bench would measure this machine rather than the defence.
+    /// </summary>
+    private static async Task PaceAsync(long started, long sent, CancellationToken cancellationToken)
+    {
+        var due = TimeSpan.FromSeconds((double)sent / BytesPerSecond) - Stopwatch.GetElapsedTime(started);
+        if (due > TimeSpan.Zero)
+        {
+            await Task.Delay(due, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>1 Gbit/s: the link of a client machine in the same region.</summary>
+    public const long BytesPerSecond = 125_000_000;
 
     private async Task HeaderFloodAsync(CancellationToken cancellationToken)
     {

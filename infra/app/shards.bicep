@@ -81,7 +81,7 @@ param maxRequestMemoryBytes int = 268435456
 @minValue(1048576)
 param inFlightMemoryBytes int = 1073741824
 
-@description('Runs of one tenant\'s models at once on a shard (Shard__MaxConcurrentRunsPerTenant); 0 = twice the processor count, at least 4.')
+@description('Runs of one tenant\'s models at once on a shard (Shard__MaxConcurrentRunsPerTenant); 0 = the processor count, at least 2.')
 @minValue(0)
 param maxConcurrentRunsPerTenant int = 0
 

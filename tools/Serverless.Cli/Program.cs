@@ -19,6 +19,7 @@ var root = new RootCommand("serverless: run, publish to and inspect the multi-mo
     SimulateCommand.Create(),
     TenantCommand.Create(),
     BenchCommand.Create(),
+    BenchAttackCommand.Create(),
     TopCommand.Create(),
     LifecycleCommands.Alias(),
     LifecycleCommands.Retire(),

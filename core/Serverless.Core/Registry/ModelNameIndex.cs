@@ -116,7 +116,7 @@ public sealed class ModelNameIndex
                 }
 
                 // Over the tenant's budget: 404 now, and read the tenant's epoch on demand (one point read per spacing),
-                // so a model published a moment ago under a flood of this tenant's junk is served within ~0.1 s.
+                // so a model published a moment ago under a flood of this tenant's junk is served within ~0.2 s.
                 if (!_storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
                 {
                     _ = _epochs.RefreshAsync(tenant, now);

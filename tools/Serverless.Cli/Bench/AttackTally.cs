@@ -30,6 +30,24 @@ internal sealed class AttackTally
         }
     }
 
+    /// <summary>Every kind's answers so far, in report order (what the attacker process sends back).</summary>
+    public IReadOnlyList<AttackKindCount> Snapshot() =>
+        [.. _kinds.OrderBy(pair => pair.Value.Order).Select(pair => new AttackKindCount(
+            pair.Key, pair.Value.Expected, Interlocked.Read(ref pair.Value.Sent), Interlocked.Read(ref pair.Value.AsExpected), new Dictionary<int, long>(pair.Value.Other)))];
+
+    /// <summary>Adds another tally's answers of one kind (an attacker process's round) to this one's.</summary>
+    public void Add(AttackKindCount count)
+    {
+        Expect(count.Kind, count.Expected);
+        var entry = _kinds[count.Kind];
+        Interlocked.Add(ref entry.Sent, count.Sent);
+        Interlocked.Add(ref entry.AsExpected, count.AsExpected);
+        foreach (var (status, n) in count.Other)
+        {
+            entry.Other.AddOrUpdate(status, n, (_, old) => old + n);
+        }
+    }
+
     public long Sent(string kind) => Interlocked.Read(ref _kinds[kind].Sent);
 
     public long AsExpected(string kind) => Interlocked.Read(ref _kinds[kind].AsExpected);

@@ -14,7 +14,7 @@ namespace Serverless.Cli.Bench;
 /// the output cap, Kestrel's limits) rather than a 429. Both tenants are placed on the same shard (shuffle shards
 /// of one, names chosen with the placement code), so the shard's defences are what keeps them apart.
 /// Phases: the real tenant alone (open loop); the same while the attacker sends a mix of shape bombs, made-up model
-/// and tenant names, wrong keys and huge-output requests open-loop at <see cref="AttackRate"/>, plus slow bodies,
+/// and tenant names, wrong keys and huge-output requests open-loop at <see cref="HostileAttack.Rate"/> from a process of its own, plus slow bodies,
 /// oversized bodies and header floods over raw sockets; then a real model's closed-loop rate against made-up names'
 /// over <see cref="BenchOptions.JunkRequests"/> distinct junk names (a million by default), with the router's RSS
 /// before and after. Every process's RSS is sampled throughout; storage reads come from each process's
@@ -26,25 +26,6 @@ internal sealed partial class HostileScenario
 
     /// <summary>The real tenant's open-loop rate: steady traffic.</summary>
     public const double RealRate = 100;
-
-    /// <summary>
-    /// The attacker's open-loop rate over its HTTP attacks (the raw-socket ones come on top): four times the real
-    /// traffic, fixed so the attacker cannot take both of this machine's cores by itself (then the bench would measure
-    /// the machine, not the defences).
-    /// </summary>
-    public const double AttackRate = 400;
-
-    private const string ShapeBombFp64 = "shape bomb: FP64 [67108864], no data (90 B)";
-    private const string ShapeBomb2d = "shape bomb: FP32 [65536,65536], one value";
-    private const string MadeUpModel = "made-up model name";
-    private const string MadeUpTenant = "made-up tenant in key";
-    private const string WrongSecret = "real tenant, wrong secret";
-    private const string HugeOutput = "output of 16 MiB asked (cap 1 MiB)";
-
-    private static readonly byte[] Fp64Bomb = Encoding.UTF8.GetBytes("""{"inputs":[{"name":"x","shape":[67108864],"datatype":"FP64","data":[]}]}""");
-    private static readonly byte[] TwoDimensionalBomb = Encoding.UTF8.GetBytes("""{"inputs":[{"name":"x","shape":[65536,65536],"datatype":"FP32","data":[1]}]}""");
-    private static readonly byte[] HugeOutputRequest = Encoding.UTF8.GetBytes("""{"inputs":[{"name":"shape","shape":[2],"datatype":"INT64","data":[2048,2048]}]}""");
-    private static readonly MediaTypeHeaderValue JsonType = new("application/json");
 
     private readonly BenchOptions _options;
     private readonly Action<string> _log;
@@ -66,11 +47,11 @@ internal sealed partial class HostileScenario
         var attackerKey = await cluster.AddTenantAsync(attacker, 1, 1_000_000, cancellationToken).ConfigureAwait(false);
         _log($"hostile: tenants {RealTenant} and {attacker}, both on {realShard}; publishing their models…");
         await cluster.PublishAsync(RealTenant, ["steady"], _ => DemoModels.Linear(), null, 1, _log, cancellationToken).ConfigureAwait(false);
-        await cluster.PublishAsync(attacker, ["target"], _ => DemoModels.Linear(), null, 1, _log, cancellationToken).ConfigureAwait(false);
-        await cluster.PublishAsync(attacker, ["expander"], _ => DemoModels.OutputSizedByInput(), """{"maxOutputBytes": 1048576}"""u8.ToArray(), 1, _log, cancellationToken).ConfigureAwait(false);
+        await cluster.PublishAsync(attacker, [HostileAttack.TargetModel], _ => DemoModels.Linear(), null, 1, _log, cancellationToken).ConfigureAwait(false);
+        await cluster.PublishAsync(attacker, [HostileAttack.ExpanderModel], _ => DemoModels.OutputSizedByInput(), """{"maxOutputBytes": 1048576}"""u8.ToArray(), 1, _log, cancellationToken).ConfigureAwait(false);
         var realTarget = new LoadTarget([cluster.RouterInferUri("steady")], BenchModels.LinearRequest, realKey);
         await generator.WaitAnsweredAsync(realTarget.Uris[0], realTarget.Body, realKey, _log, cancellationToken).ConfigureAwait(false);
-        await generator.WaitAnsweredAsync(cluster.RouterInferUri("target"), BenchModels.LinearRequest, attackerKey, _log, cancellationToken).ConfigureAwait(false);
+        await generator.WaitAnsweredAsync(cluster.RouterInferUri(HostileAttack.TargetModel), BenchModels.LinearRequest, attackerKey, _log, cancellationToken).ConfigureAwait(false);
 
         var duration = TimeSpan.FromSeconds(_options.DurationSeconds);
         var warmup = TimeSpan.FromSeconds(_options.WarmupSeconds);
@@ -83,7 +64,7 @@ internal sealed partial class HostileScenario
         var rssBefore = processes.ToDictionary(p => p.Name, p => ProcessMemory.ResidentBytes(p.Pid) ?? 0, StringComparer.Ordinal);
         var rssPeak = new Dictionary<string, long>(rssBefore, StringComparer.Ordinal);
         var attackLatencies = new List<double>();
-        var raw = new RawHttpAttacks(cluster.RouterUrl, "/v2/models/target/versions/1/infer", attackerKey, tally);
+        var slowCuts = new List<double>();
         var round = TimeSpan.FromSeconds(_options.DurationSeconds / Rounds);
         var aloneRuns = new List<LoadRun>();
         var attackRuns = new List<LoadRun>();
@@ -92,7 +73,7 @@ internal sealed partial class HostileScenario
         double gcAlone = 0, gcAttack = 0;
         using var stopSampler = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var sampler = SampleRssAsync(processes, rssPeak, stopSampler.Token);
-        _log(string.Create(CultureInfo.InvariantCulture, $"hostile: the real tenant ({realMode}) alone and while {attacker} attacks at {AttackRate:0} req/s plus raw-socket attacks, {Rounds} rounds of {round.TotalSeconds:0.#} s each…"));
+        _log(string.Create(CultureInfo.InvariantCulture, $"hostile: the real tenant ({realMode}) alone and while {attacker} attacks at {HostileAttack.Rate:0} req/s plus raw-socket attacks, {Rounds} rounds of {round.TotalSeconds:0.#} s each…"));
         for (var r = 0; r < Rounds; r++)
         {
             var readsBefore = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
@@ -106,14 +87,19 @@ internal sealed partial class HostileScenario
             readsBefore = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
             gcBefore = await GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
             watch.Restart();
-            using var stopAttack = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var attackTask = AttackAsync(cluster, attacker, attackerKey, tally, attackLatencies, stopAttack.Token);
-            var rawTask = raw.RunAsync(slowConnections: 16, every: TimeSpan.FromMilliseconds(500), stopAttack.Token);
-            // The attack starts first and its first second is not measured (the slow bodies' connections, the first
-            // chunked bodies), so every measured request meets the whole mix.
+            // The attacker runs in a process of its own, as a real one would (see HostileAttack).
+            await using var attackerProcess = await AttackerProcess.StartAsync(cluster.RouterUrl, attacker, attackerKey, string.Create(CultureInfo.InvariantCulture, $"{_runId}r{r}"), cancellationToken).ConfigureAwait(false);
+            // The attack starts first and its first second is not measured (the attacker's start, the slow bodies'
+            // connections, the first chunked bodies), so every measured request meets the whole mix.
             attackRuns.Add(await generator.OpenLoopAsync(realTarget, RealRate, TimeSpan.FromSeconds(1), round, cancellationToken).ConfigureAwait(false));
-            await stopAttack.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(attackTask, rawTask).ConfigureAwait(false);
+            var report = await attackerProcess.StopAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var kind in report.Kinds)
+            {
+                tally.Add(kind);
+            }
+
+            attackLatencies.AddRange(report.LatenciesMs);
+            slowCuts.AddRange(report.SlowCutSeconds);
             attackSeconds += watch.Elapsed.TotalSeconds;
             readsAttack += await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - readsBefore;
             gcAttack += await GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - gcBefore;
@@ -152,19 +138,13 @@ internal sealed partial class HostileScenario
         }
 
         var attack = new LoadRun(attackLatencies.Count);
-        double[] attackMs;
-        lock (attackLatencies)
-        {
-            attackMs = [.. attackLatencies];
-        }
-
-        foreach (var ms in attackMs)
+        foreach (var ms in attackLatencies)
         {
             attack.Record(ms, true, null);
         }
 
         attack.Seconds = attackSeconds;
-        var attackRow = attack.ToResult("hostile-attacker", "attacker", string.Create(CultureInfo.InvariantCulture, $"open-loop, {AttackRate:0} req/s HTTP + raw sockets, via router"));
+        var attackRow = attack.ToResult("hostile-attacker", "attacker", string.Create(CultureInfo.InvariantCulture, $"open-loop, {HostileAttack.Rate:0} req/s HTTP + raw sockets, via router"));
         attackRow.Plot = false;
         attackRow.Errors = tally.Unexpected;
         attackRow.Metrics["unexpected_answers"] = tally.Unexpected;
@@ -173,9 +153,9 @@ internal sealed partial class HostileScenario
             attackRow.Notes[kind] = line;
         }
 
-        var cuts = raw.SlowCutSeconds();
-        if (cuts.Length > 0)
+        if (slowCuts.Count > 0)
         {
+            double[] cuts = [.. slowCuts];
             Array.Sort(cuts);
             attackRow.Notes["slow bodies cut after"] = string.Create(CultureInfo.InvariantCulture, $"p50 {LatencyStats.Percentile(cuts, 50):0.0} s, max {cuts[^1]:0.0} s ({cuts.Length} connections)");
         }
@@ -252,7 +232,7 @@ internal sealed partial class HostileScenario
 
                 var name = string.Create(CultureInfo.InvariantCulture, $"junk-{_runId}-{n}");
                 var started = Stopwatch.GetTimestamp();
-                var status = await SendAsync(generator.Client, new Uri(baseUri, $"/v2/models/{name}/infer"), BenchModels.LinearRequest, attackerKey, null, stop.Token).ConfigureAwait(false);
+                var status = await HostileAttack.SendAsync(generator.Client, new Uri(baseUri, $"/v2/models/{name}/infer"), BenchModels.LinearRequest, attackerKey, null, stop.Token).ConfigureAwait(false);
                 run.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, status == 404, null);
                 if (status != 404 && Interlocked.Increment(ref wrong) == 1)
                 {
@@ -294,98 +274,6 @@ internal sealed partial class HostileScenario
         }
 
         return result;
-    }
-
-    /// <summary>The HTTP attacks, open loop: request i is due at i / rate, its kind the i-th of a fixed rotation.</summary>
-    private async Task AttackAsync(BenchCluster cluster, string attacker, string attackerKey, AttackTally tally, List<double> latencies, CancellationToken cancellationToken)
-    {
-        tally.Expect(ShapeBombFp64, 400);
-        tally.Expect(ShapeBomb2d, 400);
-        tally.Expect(MadeUpModel, 404);
-        tally.Expect(MadeUpTenant, 401);
-        tally.Expect(WrongSecret, 401);
-        tally.Expect(HugeOutput, 400);
-        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64, UseProxy = false, UseCookies = false })
-        {
-            Timeout = TimeSpan.FromSeconds(30),
-        };
-        var target = cluster.RouterInferUri("target");
-        var expander = cluster.RouterInferUri("expander");
-        var pending = new List<Task>();
-        var start = Stopwatch.GetTimestamp();
-        var ticksPerRequest = Stopwatch.Frequency / AttackRate;
-        for (long i = 0; !cancellationToken.IsCancellationRequested; i++)
-        {
-            var due = start + (long)(i * ticksPerRequest);
-            var wait = due - Stopwatch.GetTimestamp();
-            if (wait > 0)
-            {
-                try
-                {
-                    await Task.Delay(TimeSpan.FromTicks(Math.Max(1, wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency)), cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-
-            var (kind, uri, body, key) = (i % 6) switch
-            {
-                0 => (ShapeBombFp64, target, Fp64Bomb, attackerKey),
-                1 => (MadeUpModel, new Uri(cluster.RouterUrl, string.Create(CultureInfo.InvariantCulture, $"/v2/models/made-up-{_runId}-{i}/infer")), BenchModels.LinearRequest, attackerKey),
-                2 => (MadeUpTenant, target, BenchModels.LinearRequest, string.Create(CultureInfo.InvariantCulture, $"nobody-{_runId}-{i}.x")),
-                3 => (ShapeBomb2d, target, TwoDimensionalBomb, attackerKey),
-                4 => (WrongSecret, target, BenchModels.LinearRequest, attacker + ".not-the-secret"),
-                _ => (HugeOutput, expander, HugeOutputRequest, attackerKey),
-            };
-            pending.Add(SendTimedAsync(client, kind, uri, body, key, tally, latencies, due));
-            if (pending.Count > 4096)
-            {
-                pending.RemoveAll(t => t.IsCompleted);
-            }
-        }
-
-        await Task.WhenAll(pending).ConfigureAwait(false);
-    }
-
-    private static async Task SendTimedAsync(HttpClient client, string kind, Uri uri, byte[] body, string key, AttackTally tally, List<double> latencies, long due)
-    {
-        await Task.Yield();
-        var status = await SendAsync(client, uri, body, null, key, CancellationToken.None).ConfigureAwait(false);
-        tally.Record(kind, status);
-        var ms = Stopwatch.GetElapsedTime(due).TotalMilliseconds;
-        lock (latencies)
-        {
-            latencies.Add(ms);
-        }
-    }
-
-    /// <summary>One POST; the status, or 0 when it failed without one.</summary>
-    private static async Task<int> SendAsync(HttpClient client, Uri uri, byte[] body, string? apiKey, string? bearer, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, uri);
-        request.Content = new ByteArrayContent(body);
-        request.Content.Headers.ContentType = JsonType;
-        if (apiKey is not null)
-        {
-            request.Headers.TryAddWithoutValidation("x-api-key", apiKey);
-        }
-
-        if (bearer is not null)
-        {
-            request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + bearer);
-        }
-
-        try
-        {
-            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
-            return (int)response.StatusCode;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
-        {
-            return 0;
-        }
     }
 
     private static List<(string Name, int Pid)> Processes(BenchCluster cluster)

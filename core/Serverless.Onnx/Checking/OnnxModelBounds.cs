@@ -22,6 +22,12 @@ public static class OnnxModelBounds
     /// <summary>Elements one tensor may declare, or a constant-shaped op produce (2^28: 1 GiB of FP32).</summary>
     public const long MaxTensorElements = 1L << 28;
 
+    /// <summary>
+    /// Bytes of every tensor a model declares or has ONNX Runtime build at load, all graphs together (2 GiB): 64
+    /// <c>ConstantOfShape</c> nodes each under <see cref="MaxTensorElements"/> would otherwise add up to 64 GiB.
+    /// </summary>
+    public const long MaxTotalTensorBytes = 2L << 30;
+
     /// <summary>Null when the model keeps every bound (or is not readable protobuf, which ORT then rejects); else the bound it breaks.</summary>
     public static string? Check(ReadOnlySpan<byte> model) => OnnxModelReader.Read(model).Unbounded;
 }

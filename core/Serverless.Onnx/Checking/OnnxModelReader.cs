@@ -9,29 +9,49 @@ namespace Serverless.Onnx;
 /// Reads an ONNX file's protobuf once, streaming, never the whole model into objects, for everything that must
 /// be refused before ONNX Runtime opens it: tensors whose data lives in external files (ORT would read such a
 /// file relative to the process's working directory, so a dropped model could make the publisher read a file of
-/// its own; the platform stores single-file models only) and the bounds of <see cref="OnnxModelBounds"/>. It
-/// follows only the fields that lead to graphs, nodes and tensors and skips every other field, groups included,
-/// as a protobuf parser would; bytes no parser would accept are reported rather than passed over.
+/// its own; the platform stores single-file models only) and the bounds of <see cref="OnnxModelBounds"/>.
 /// </summary>
+/// <remarks>
+/// It reads what ONNX Runtime's protobuf parser would build, so that no encoding reaches ORT unchecked: every field
+/// not followed is skipped as a parser skips it, groups included, and bytes no parser accepts are reported rather
+/// than passed over; a singular message given more than once (a graph split over two <c>ModelProto.graph</c>
+/// fields, an attribute's tensor given twice) is read as the one merged message a parser makes
+/// (<see cref="MergedMessageReader"/>); sparse tensors are counted at their dense size, as ORT makes them dense at
+/// load; a <c>Constant</c> counts in every attribute form (<c>value</c>, <c>value_int(s)</c>, <c>value_float(s)</c>,
+/// <c>value_string(s)</c>, <c>sparse_value</c>); model-local functions (<c>ModelProto.functions</c>) and subgraphs
+/// are checked as graphs; shapes are followed through the ops that carry them (<see cref="GraphScope"/>), in any node
+/// order; and every tensor declared or built at load adds to one total for the model.
+/// </remarks>
 public static class OnnxModelReader
 {
     // Field numbers from onnx.proto3.
     private const int ModelGraph = 7;
+    private const int ModelFunctions = 25;
     private const int GraphNode = 1;
     private const int GraphInitializer = 5;
     private const int GraphSparseInitializer = 15;
+    private const int FunctionNode = 7;
+    private const int FunctionAttributeProto = 11;
     private const int NodeInput = 1;
     private const int NodeOutput = 2;
     private const int NodeOpType = 4;
     private const int NodeAttribute = 5;
+    private const int AttributeName = 1;
+    private const int AttributeFloat = 2;
+    private const int AttributeInt = 3;
+    private const int AttributeString = 4;
     private const int AttributeTensor = 5;
     private const int AttributeGraph = 6;
+    private const int AttributeFloats = 7;
+    private const int AttributeInts = 8;
+    private const int AttributeStrings = 9;
     private const int AttributeTensors = 10;
     private const int AttributeGraphs = 11;
     private const int AttributeSparseTensor = 22;
     private const int AttributeSparseTensors = 23;
     private const int SparseValues = 1;
     private const int SparseIndices = 2;
+    private const int SparseDims = 3;
     private const int TensorDims = 1;
     private const int TensorDataType = 2;
     private const int TensorInt64Data = 7;
@@ -44,27 +64,44 @@ public static class OnnxModelReader
     private const ulong Int64DataType = 7;
     private const ulong DataLocationExternal = 1;
 
-    /// <summary>Int64 tensors up to this many elements are kept by name as possible shapes.</summary>
-    private const long MaxShapeElements = 16;
+    /// <summary>Reads the model against the default bounds; see <see cref="OnnxModelFindings"/> for what it reports.</summary>
+    public static OnnxModelFindings Read(ReadOnlySpan<byte> model) => Read(model, OnnxModelBounds.MaxTotalTensorBytes);
 
-    /// <summary>Reads the model; see <see cref="OnnxModelFindings"/> for what it reports.</summary>
-    public static OnnxModelFindings Read(ReadOnlySpan<byte> model)
+    /// <summary>Reads the model, its tensors bounded to <paramref name="maxTotalTensorBytes"/> in all.</summary>
+    public static OnnxModelFindings Read(ReadOnlySpan<byte> model, long maxTotalTensorBytes)
     {
-        var walk = new OnnxModelWalk();
+        var walk = new OnnxModelWalk(maxTotalTensorBytes);
         var reader = new ProtobufReader(model);
+        List<Range>? graph = null;
         while (!walk.Done && reader.TryRead(out var field))
         {
-            if (field.Number == ModelGraph && field.IsLengthDelimited)
+            if (!field.IsLengthDelimited)
             {
-                ReadGraph(field, 1, walk);
+                continue;
+            }
+
+            if (field.Number == ModelGraph)
+            {
+                // Singular: every occurrence is one graph, merged.
+                (graph ??= []).Add(field.Range);
+            }
+            else if (field.Number == ModelFunctions)
+            {
+                ReadGraph(model, [field.Range], 1, null, walk, FunctionNode, initializerField: 0, sparseField: 0, FunctionAttributeProto);
             }
         }
 
         walk.NoteError(reader.Error);
+        if (graph is not null && !walk.Done)
+        {
+            ReadGraph(model, graph, 1, null, walk, GraphNode, GraphInitializer, GraphSparseInitializer, attributeField: 0);
+        }
+
         return new OnnxModelFindings(walk.ExternalData, walk.Unbounded, walk.Malformed);
     }
 
-    private static void ReadGraph(ProtobufField graph, int nesting, OnnxModelWalk walk)
+    /// <summary>Reads a graph (or a function: its nodes under another field number), then folds its constants, then its subgraphs.</summary>
+    private static void ReadGraph(ReadOnlySpan<byte> file, List<Range> segments, int nesting, GraphScope? parent, OnnxModelWalk walk, int nodeField, int initializerField, int sparseField, int attributeField)
     {
         if (nesting > OnnxModelBounds.MaxNesting)
         {
@@ -73,10 +110,8 @@ public static class OnnxModelReader
             return;
         }
 
-        // Small int64 constants of this graph by name (shape tensors), and the nodes that take a shape from one.
-        Dictionary<string, long[]>? constants = null;
-        List<ConstantShapeUse>? uses = null;
-        var reader = new ProtobufReader(graph.Bytes, graph.Offset);
+        var scope = new GraphScope(parent);
+        var reader = new MergedMessageReader(file, segments);
         while (!walk.Done && reader.TryRead(out var field))
         {
             if (!field.IsLengthDelimited)
@@ -84,62 +119,60 @@ public static class OnnxModelReader
                 continue;
             }
 
-            switch (field.Number)
+            if (field.Number == nodeField)
             {
-                case GraphNode:
-                    if (++walk.Nodes > OnnxModelBounds.MaxNodes)
-                    {
-                        walk.Unbounded ??= string.Create(CultureInfo.InvariantCulture, $"the model has more than {OnnxModelBounds.MaxNodes:N0} nodes; this platform refuses graphs that large");
-                    }
+                if (++walk.Nodes > OnnxModelBounds.MaxNodes)
+                {
+                    walk.Unbounded ??= string.Create(CultureInfo.InvariantCulture, $"the model has more than {OnnxModelBounds.MaxNodes:N0} nodes; this platform refuses graphs that large");
+                }
 
-                    ReadNode(field, nesting, walk, ref constants, ref uses);
-                    break;
-                case GraphInitializer:
-                    if (ReadTensor(field, walk, checkBounds: true, out var name) is { } values && name is not null)
-                    {
-                        (constants ??= new(StringComparer.Ordinal))[name] = values;
-                    }
-
-                    break;
-                case GraphSparseInitializer:
-                    ReadSparseTensor(field, walk);
-                    break;
+                ReadNode(file, field, scope, walk);
+            }
+            else if (field.Number == initializerField)
+            {
+                if (ReadTensor(file, [field.Range], walk, countTotal: true, out var name) is { } tensor && name is not null)
+                {
+                    scope.AddConstant(name, tensor);
+                }
+            }
+            else if (field.Number == sparseField)
+            {
+                if (ReadSparseTensor(file, field, walk, out var name) is { } tensor && name is not null)
+                {
+                    scope.AddConstant(name, tensor);
+                }
+            }
+            else if (field.Number == attributeField)
+            {
+                ReadAttribute(file, field, scope, walk);
             }
         }
 
         walk.NoteError(reader.Error);
-        if (walk.Done || uses is null || constants is null)
+        if (walk.Done)
         {
             return;
         }
 
-        foreach (var use in uses)
+        scope.Fold(walk);
+        foreach (var subgraph in scope.Subgraphs)
         {
-            if (!constants.TryGetValue(use.Shape, out var shape))
+            if (walk.Done)
             {
-                continue;
-            }
-
-            var elements = Product(shape);
-            if (elements > OnnxModelBounds.MaxTensorElements)
-            {
-                walk.Unbounded ??= string.Create(CultureInfo.InvariantCulture,
-                    $"node {use.OpType} ('{use.Output}') would build a tensor of shape [{string.Join(',', shape)}] ({(elements == long.MaxValue ? "more than 9.2e18" : elements.ToString("N0", CultureInfo.InvariantCulture))} elements), over the limit of {OnnxModelBounds.MaxTensorElements:N0}; ONNX Runtime would build it when the model is loaded");
                 return;
             }
+
+            ReadGraph(file, subgraph, nesting + 1, scope, walk, GraphNode, GraphInitializer, GraphSparseInitializer, attributeField: 0);
         }
     }
 
-    private static void ReadNode(ProtobufField node, int nesting, OnnxModelWalk walk, ref Dictionary<string, long[]>? constants, ref List<ConstantShapeUse>? uses)
+    private static void ReadNode(ReadOnlySpan<byte> file, ProtobufField node, GraphScope scope, OnnxModelWalk walk)
     {
-        // Slices of the node's bytes, decoded only for the few nodes that need them.
-        ReadOnlySpan<byte> opType = default;
-        ReadOnlySpan<byte> input0 = default;
-        ReadOnlySpan<byte> input1 = default;
-        ReadOnlySpan<byte> output = default;
-        var inputs = 0;
-        var hasOutput = false;
-        long[]? valueTensor = null;
+        // Where the node's strings lie, decoded only for the few nodes that need them.
+        List<Range>? inputs = null;
+        Range? output = null;
+        Range opType = default;
+        List<AttributeFacts>? attributes = null;
         var reader = new ProtobufReader(node.Bytes, node.Offset);
         while (!walk.Done && reader.TryRead(out var field))
         {
@@ -151,26 +184,16 @@ public static class OnnxModelReader
             switch (field.Number)
             {
                 case NodeInput:
-                    if (inputs == 0)
-                    {
-                        input0 = field.Bytes;
-                    }
-                    else if (inputs == 1)
-                    {
-                        input1 = field.Bytes;
-                    }
-
-                    inputs++;
+                    (inputs ??= []).Add(field.Range);
                     break;
-                case NodeOutput when !hasOutput:
-                    output = field.Bytes;
-                    hasOutput = true;
+                case NodeOutput:
+                    output ??= field.Range;
                     break;
                 case NodeOpType:
-                    opType = field.Bytes;
+                    opType = field.Range;
                     break;
                 case NodeAttribute:
-                    valueTensor = ReadAttribute(field, nesting, walk) ?? valueTensor;
+                    (attributes ??= []).Add(ReadAttribute(file, field, scope, walk));
                     break;
             }
         }
@@ -181,83 +204,250 @@ public static class OnnxModelReader
             return;
         }
 
-        // A Constant node holding a small int64 tensor is a shape constant like an initializer.
-        if (hasOutput && valueTensor is not null && opType.SequenceEqual("Constant"u8))
+        var op = file[opType];
+        string? outputName = output is { } o ? Encoding.UTF8.GetString(file[o]) : null;
+        if (op.SequenceEqual("Constant"u8))
         {
-            (constants ??= new(StringComparer.Ordinal))[Encoding.UTF8.GetString(output)] = valueTensor;
+            if (outputName is not null && ConstantValue(attributes, outputName, walk) is { } constant)
+            {
+                scope.AddConstant(outputName, constant);
+            }
+
             return;
         }
 
-        ReadOnlySpan<byte> shape;
-        if (inputs > 0 && opType.SequenceEqual("ConstantOfShape"u8))
-        {
-            shape = input0;
-        }
-        else if (inputs > 1 && opType.SequenceEqual("Expand"u8))
-        {
-            shape = input1;
-        }
-        else
+        var opName = Encoding.UTF8.GetString(op);
+        if (!IsFoldable(opName))
         {
             return;
         }
 
-        (uses ??= []).Add(new ConstantShapeUse(Encoding.UTF8.GetString(opType), Encoding.UTF8.GetString(shape), hasOutput ? Encoding.UTF8.GetString(output) : null));
+        var names = new string[inputs?.Count ?? 0];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = Encoding.UTF8.GetString(file[inputs![i]]);
+        }
+
+        var valueBytes = 4;
+        if (attributes is not null)
+        {
+            foreach (var attribute in attributes)
+            {
+                if (attribute is { Name: "value", Tensor: { } value })
+                {
+                    valueBytes = value.ElementBytes;
+                }
+            }
+        }
+
+        scope.AddFold(new FoldNode(opName, names, outputName, valueBytes));
     }
 
-    /// <summary>Reads an attribute's tensors and subgraphs; returns the value of a small int64 tensor attribute.</summary>
-    private static long[]? ReadAttribute(ProtobufField attribute, int nesting, OnnxModelWalk walk)
-    {
-        long[]? value = null;
-        var reader = new ProtobufReader(attribute.Bytes, attribute.Offset);
-        while (!walk.Done && reader.TryRead(out var field))
-        {
-            if (!field.IsLengthDelimited)
-            {
-                continue;
-            }
+    private static bool IsFoldable(string op) => op is "Identity" or "Reshape" or "Squeeze" or "Unsqueeze" or "Flatten" or "Concat" or "Mul" or "Add"
+        or "ConstantOfShape" or "Expand" or "Tile" or "Range";
 
-            switch (field.Number)
+    /// <summary>A <c>Constant</c>'s tensor from whichever attribute gives it (tensors were counted as they were read; the list forms are counted here).</summary>
+    private static KnownTensor? ConstantValue(List<AttributeFacts>? attributes, string output, OnnxModelWalk walk)
+    {
+        if (attributes is null)
+        {
+            return null;
+        }
+
+        KnownTensor? value = null;
+        foreach (var attribute in attributes)
+        {
+            KnownTensor? given = attribute.Name switch
             {
-                case AttributeTensor:
-                case AttributeTensors:
-                    value = ReadTensor(field, walk, checkBounds: true, out _) ?? value;
-                    break;
-                case AttributeGraph:
-                case AttributeGraphs:
-                    ReadGraph(field, nesting + 1, walk);
-                    break;
-                case AttributeSparseTensor:
-                case AttributeSparseTensors:
-                    ReadSparseTensor(field, walk);
-                    break;
+                "value" or "sparse_value" => attribute.Tensor,
+                "value_int" => new KnownTensor(1, 8, [attribute.Int]),
+                "value_ints" => new KnownTensor(attribute.Ints.Count, 8, attribute.Ints.Count <= GraphScope.MaxValueElements ? [.. attribute.Ints] : null),
+                "value_float" => new KnownTensor(1, 4, null),
+                "value_floats" => new KnownTensor(attribute.Count, 4, null),
+                "value_string" => new KnownTensor(1, 8, null),
+                "value_strings" => new KnownTensor(attribute.Count, 8, null),
+                _ => null,
+            };
+            if (given is { } tensor)
+            {
+                if (attribute.Name is not ("value" or "sparse_value"))
+                {
+                    walk.AddTensorBytes(Saturating.Multiply(tensor.Elements, tensor.ElementBytes), $"Constant '{output}'");
+                }
+
+                value = tensor;
             }
         }
 
-        walk.NoteError(reader.Error);
         return value;
     }
 
-    /// <summary>A sparse tensor's values and indices are checked for external data only, as before the readers merged.</summary>
-    private static void ReadSparseTensor(ProtobufField sparse, OnnxModelWalk walk)
+    /// <summary>
+    /// Reads an attribute: its tensors (checked and counted), its subgraphs (queued on <paramref name="scope"/>), and
+    /// what a <c>Constant</c> or <c>ConstantOfShape</c> needs of it.
+    /// </summary>
+    private static AttributeFacts ReadAttribute(ReadOnlySpan<byte> file, ProtobufField attribute, GraphScope scope, OnnxModelWalk walk)
     {
-        var reader = new ProtobufReader(sparse.Bytes, sparse.Offset);
+        var facts = new AttributeFacts();
+        List<Range>? tensor = null;
+        List<Range>? graph = null;
+        List<Range>? sparse = null;
+        var reader = new ProtobufReader(attribute.Bytes, attribute.Offset);
         while (!walk.Done && reader.TryRead(out var field))
         {
-            if (field.IsLengthDelimited && field.Number is SparseValues or SparseIndices)
+            switch (field.Number)
             {
-                ReadTensor(field, walk, checkBounds: false, out _);
+                case AttributeName when field.IsLengthDelimited:
+                    facts.Name = Encoding.UTF8.GetString(field.Bytes);
+                    break;
+                case AttributeInt when field.IsVarint:
+                    facts.Int = (long)field.Value;
+                    break;
+                case AttributeInts when field.IsVarint:
+                    facts.Ints.Add((long)field.Value);
+                    break;
+                case AttributeInts when field.IsLengthDelimited:
+                    ReadPacked(field, facts.Ints, walk);
+                    break;
+                case AttributeFloats when field.Wire == WireType.Fixed32:
+                case AttributeStrings when field.IsLengthDelimited:
+                    facts.Count++;
+                    break;
+                case AttributeFloats when field.IsLengthDelimited:
+                    facts.Count += field.Bytes.Length / 4;
+                    break;
+                case AttributeTensor when field.IsLengthDelimited:
+                    (tensor ??= []).Add(field.Range);
+                    break;
+                case AttributeGraph when field.IsLengthDelimited:
+                    (graph ??= []).Add(field.Range);
+                    break;
+                case AttributeSparseTensor when field.IsLengthDelimited:
+                    (sparse ??= []).Add(field.Range);
+                    break;
+                case AttributeTensors when field.IsLengthDelimited:
+                    ReadTensor(file, [field.Range], walk, countTotal: true, out _);
+                    break;
+                case AttributeGraphs when field.IsLengthDelimited:
+                    scope.Subgraphs.Add([field.Range]);
+                    break;
+                case AttributeSparseTensors when field.IsLengthDelimited:
+                    ReadSparseTensor(file, field, walk, out _);
+                    break;
+                case AttributeFloat or AttributeString:
+                    break;
             }
         }
 
         walk.NoteError(reader.Error);
+        if (walk.Done)
+        {
+            return facts;
+        }
+
+        // Singular fields given more than once are one merged message, as a parser reads them.
+        if (tensor is not null)
+        {
+            facts.Tensor = ReadTensor(file, tensor, walk, countTotal: true, out _);
+        }
+
+        if (sparse is not null)
+        {
+            facts.Tensor = ReadSparseTensor(file, sparse, walk, out _) ?? facts.Tensor;
+        }
+
+        if (graph is not null)
+        {
+            scope.Subgraphs.Add(graph);
+        }
+
+        return facts;
+    }
+
+    private static KnownTensor? ReadSparseTensor(ReadOnlySpan<byte> file, ProtobufField sparse, OnnxModelWalk walk, out string? name) =>
+        ReadSparseTensor(file, [sparse.Range], walk, out name);
+
+    /// <summary>
+    /// A sparse tensor (an initializer, a <c>Constant</c>'s <c>sparse_value</c>, an attribute): ONNX Runtime makes it
+    /// dense when it loads the model, so a few bytes of values can declare billions of elements; it is checked and
+    /// counted at its dense size. A small int64 one is made dense here too, as it may be a shape.
+    /// </summary>
+    private static KnownTensor? ReadSparseTensor(ReadOnlySpan<byte> file, List<Range> segments, OnnxModelWalk walk, out string? name)
+    {
+        name = null;
+        List<Range>? values = null;
+        List<Range>? indices = null;
+        var dims = new List<long>(4);
+        var reader = new MergedMessageReader(file, segments);
+        while (!walk.Done && reader.TryRead(out var field))
+        {
+            switch (field.Number)
+            {
+                case SparseValues when field.IsLengthDelimited:
+                    (values ??= []).Add(field.Range);
+                    break;
+                case SparseIndices when field.IsLengthDelimited:
+                    (indices ??= []).Add(field.Range);
+                    break;
+                case SparseDims when field.IsVarint:
+                    dims.Add((long)field.Value);
+                    break;
+                case SparseDims when field.IsLengthDelimited:
+                    ReadPacked(field, dims, walk);
+                    break;
+            }
+        }
+
+        walk.NoteError(reader.Error);
+        KnownTensor? valueTensor = values is null ? null : ReadTensor(file, values, walk, countTotal: false, out name);
+        KnownTensor? indexTensor = indices is null ? null : ReadTensor(file, indices, walk, countTotal: false, out _);
+        if (walk.Done)
+        {
+            return null;
+        }
+
+        var elements = Saturating.Product(CollectionsMarshal.AsSpan(dims));
+        var what = $"sparse tensor '{name}'";
+        if (elements > OnnxModelBounds.MaxTensorElements)
+        {
+            walk.Unbounded ??= string.Create(CultureInfo.InvariantCulture,
+                $"{what} declares shape [{string.Join(',', dims)}] ({(elements == long.MaxValue ? "more than 9.2e18" : elements.ToString("N0", CultureInfo.InvariantCulture))} elements), over the limit of {OnnxModelBounds.MaxTensorElements:N0} elements per tensor; ONNX Runtime makes sparse tensors dense when it loads the model");
+            return null;
+        }
+
+        var elementBytes = valueTensor?.ElementBytes ?? 4;
+        walk.AddTensorBytes(Saturating.Multiply(elements, elementBytes), what);
+        return new KnownTensor(elements, elementBytes, Densify(elements, valueTensor, indexTensor));
+    }
+
+    /// <summary>The dense values of a small int64 sparse tensor with linear (or rank-1) indices; null otherwise.</summary>
+    private static long[]? Densify(long elements, KnownTensor? values, KnownTensor? indices)
+    {
+        if (elements > GraphScope.MaxValueElements || values?.Values is not { } given || indices?.Values is not { } at || at.Length != given.Length)
+        {
+            return null;
+        }
+
+        var dense = new long[elements];
+        for (var i = 0; i < given.Length; i++)
+        {
+            if (at[i] < 0 || at[i] >= elements)
+            {
+                return null;
+            }
+
+            dense[at[i]] = given[i];
+        }
+
+        return dense;
     }
 
     /// <summary>
-    /// Checks a tensor for external data and (with <paramref name="checkBounds"/>) its declared size; returns its
-    /// values when it is a small int64 tensor, a possible shape.
+    /// Checks a tensor (one message, or one merged from several occurrences) for external data and its declared
+    /// size against the per-tensor bound, counts it in the model's total (<paramref name="countTotal"/>), and returns
+    /// its size and, for a small int64 tensor, its values; null when it is refused or unreadable.
     /// </summary>
-    private static long[]? ReadTensor(ProtobufField tensor, OnnxModelWalk walk, bool checkBounds, out string? name)
+    private static KnownTensor? ReadTensor(ReadOnlySpan<byte> file, List<Range> segments, OnnxModelWalk walk, bool countTotal, out string? name)
     {
         name = null;
         var dims = walk.Dims;
@@ -265,12 +455,11 @@ public static class OnnxModelReader
         var int64Data = walk.Int64Data;
         int64Data.Clear();
         var dataType = 0UL;
-        ReadOnlySpan<byte> nameBytes = default;
-        var hasName = false;
-        ReadOnlySpan<byte> raw = default;
+        Range? nameAt = null;
+        Range raw = default;
         var external = false;
         string? location = null;
-        var reader = new ProtobufReader(tensor.Bytes, tensor.Offset);
+        var reader = new MergedMessageReader(file, segments);
         while (reader.TryRead(out var field))
         {
             switch (field.Number)
@@ -291,11 +480,10 @@ public static class OnnxModelReader
                     ReadPacked(field, int64Data, walk);
                     break;
                 case TensorName when field.IsLengthDelimited:
-                    nameBytes = field.Bytes;
-                    hasName = true;
+                    nameAt = field.Range;
                     break;
                 case TensorRawData when field.IsLengthDelimited:
-                    raw = field.Bytes;
+                    raw = field.Range;
                     break;
                 case TensorExternalData when field.IsLengthDelimited:
                     external = true;
@@ -313,19 +501,14 @@ public static class OnnxModelReader
             return null;
         }
 
-        name = hasName ? Encoding.UTF8.GetString(nameBytes) : null;
+        name = nameAt is { } n ? Encoding.UTF8.GetString(file[n]) : null;
         if (external)
         {
             walk.ExternalData = $"tensor '{name}' keeps its data in an external file ('{location}'); only single-file models are served: save the model with its weights inside the .onnx file";
             return null;
         }
 
-        if (!checkBounds)
-        {
-            return null;
-        }
-
-        var elements = Product(CollectionsMarshal.AsSpan(dims));
+        var elements = Saturating.Product(CollectionsMarshal.AsSpan(dims));
         if (elements > OnnxModelBounds.MaxTensorElements)
         {
             walk.Unbounded ??= string.Create(CultureInfo.InvariantCulture,
@@ -333,31 +516,42 @@ public static class OnnxModelReader
             return null;
         }
 
-        if (dataType != Int64DataType || elements > MaxShapeElements)
+        var elementBytes = ElementBytes(dataType);
+        if (countTotal)
         {
-            return null;
+            walk.AddTensorBytes(Saturating.Multiply(elements, elementBytes), $"tensor '{name}'");
         }
 
-        long[] values;
-        if (raw.Length == elements * 8)
+        long[]? values = null;
+        var rawBytes = file[raw];
+        if (dataType == Int64DataType && elements <= GraphScope.MaxValueElements)
         {
-            values = new long[elements];
-            for (var i = 0; i < values.Length; i++)
+            if (rawBytes.Length == elements * 8)
             {
-                values[i] = BinaryPrimitives.ReadInt64LittleEndian(raw[(i * 8)..]);
+                values = new long[elements];
+                for (var i = 0; i < values.Length; i++)
+                {
+                    values[i] = BinaryPrimitives.ReadInt64LittleEndian(rawBytes[(i * 8)..]);
+                }
+            }
+            else if (int64Data.Count == elements)
+            {
+                values = [.. int64Data];
             }
         }
-        else if (int64Data.Count == elements)
-        {
-            values = [.. int64Data];
-        }
-        else
-        {
-            return null;
-        }
 
-        return values;
+        return new KnownTensor(elements, elementBytes, values);
     }
+
+    /// <summary>Bytes per element of a <c>TensorProto.DataType</c> once loaded (strings counted as 8; unknown types as 4).</summary>
+    private static int ElementBytes(ulong dataType) => dataType switch
+    {
+        2 or 3 or 9 or (>= 17 and <= 23) => 1,
+        4 or 5 or 10 or 16 => 2,
+        7 or 8 or 11 or 13 or 14 => 8,
+        15 => 16,
+        _ => 4,
+    };
 
     private static void ReadPacked(ProtobufField field, List<long> into, OnnxModelWalk walk)
     {
@@ -391,27 +585,5 @@ public static class OnnxModelReader
         }
 
         return reader.Error is null && key == "location" ? value : null;
-    }
-
-    /// <summary>The product of the values, saturating at <see cref="long.MaxValue"/>; a value of 0 or less makes it 0.</summary>
-    private static long Product(ReadOnlySpan<long> values)
-    {
-        long product = 1;
-        foreach (var v in values)
-        {
-            if (v <= 0)
-            {
-                return 0;
-            }
-
-            if (product > long.MaxValue / v)
-            {
-                return long.MaxValue;
-            }
-
-            product *= v;
-        }
-
-        return product;
     }
 }

@@ -30,6 +30,9 @@ internal readonly ref struct ProtobufField
     /// <summary>Where <see cref="Bytes"/> starts in the whole model, so a nested reader's errors name absolute offsets.</summary>
     public int Offset { get; }
 
+    /// <summary>Where <see cref="Bytes"/> lie in the whole model.</summary>
+    public Range Range => new(Offset, Offset + Bytes.Length);
+
     /// <summary>Whether this is a length-delimited field: a string, bytes, a message or a packed repeated field.</summary>
     public bool IsLengthDelimited => Wire == WireType.LengthDelimited;
 

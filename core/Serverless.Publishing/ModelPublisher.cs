@@ -5,7 +5,6 @@ using Azure.Data.Tables;
 using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Microsoft.ML.OnnxRuntime;
 using Serverless.Core.Naming;
 using Serverless.Core.Registry;
 using Serverless.Scoring;
@@ -25,19 +24,19 @@ public sealed partial class ModelPublisher
     private readonly StorageClients _storage;
     private readonly ModelRegistry _registry;
     private readonly ModelLifecycle _lifecycle;
-    private readonly OrtRuntime _runtime;
+    private readonly IModelValidator _validator;
     private readonly PublisherOptions _options;
     private readonly ILogger<ModelPublisher> _logger;
     private readonly TimeProvider _time;
     private readonly TenantPublishLimits _limits;
 
-    public ModelPublisher(StorageClients storage, ModelRegistry registry, ModelLifecycle lifecycle, OrtRuntime runtime, TenantPublishLimits limits, IOptions<PublisherOptions> options, TimeProvider time, ILogger<ModelPublisher> logger)
+    public ModelPublisher(StorageClients storage, ModelRegistry registry, ModelLifecycle lifecycle, IModelValidator validator, TenantPublishLimits limits, IOptions<PublisherOptions> options, TimeProvider time, ILogger<ModelPublisher> logger)
     {
         _limits = limits;
         _storage = storage;
         _registry = registry;
         _lifecycle = lifecycle;
-        _runtime = runtime;
+        _validator = validator;
         _options = options.Value;
         _logger = logger;
         _time = time;
@@ -106,7 +105,11 @@ public sealed partial class ModelPublisher
             return await RejectAsync(tenant, model, version, sha, manifestError, cancellationToken).ConfigureAwait(false);
         }
 
-        var validation = Validate(bytes, model, version, out var inputs, out var outputs);
+        // In a validator child (ModelValidatorPool): whatever the file does to ONNX Runtime ends that process, not this one.
+        var checkedModel = await _validator.ValidateAsync(bytes, model, version, cancellationToken).ConfigureAwait(false);
+        var validation = checkedModel.Error;
+        var inputs = checkedModel.Inputs;
+        var outputs = checkedModel.Outputs;
         if (validation is null && manifest is not null)
         {
             validation = ManifestReader.CheckInputs(manifest, inputs);
@@ -180,52 +183,6 @@ public sealed partial class ModelPublisher
         }
 
         return new PublishOutcome(ModelStates.Ready, "", row);
-    }
-
-    /// <summary>Null when the bytes are a model this platform serves; else the reason they are not.</summary>
-    private string? Validate(byte[] bytes, string model, string version, out TensorMetadata[] inputs, out TensorMetadata[] outputs)
-    {
-        inputs = outputs = [];
-        if (bytes.Length == 0)
-        {
-            return "model file is empty";
-        }
-
-        // One pass over the protobuf for every check that must come before ONNX Runtime opens the file. Bytes the
-        // reader cannot parse are refused here too: ORT's parser would refuse them as well, and a model the checks
-        // could not read must not reach ORT unchecked.
-        var findings = OnnxModelReader.Read(bytes);
-        if ((findings.ExternalData ?? findings.Unbounded) is { } refusal)
-        {
-            return refusal;
-        }
-
-        if (findings.Malformed is { } malformed)
-        {
-            return $"not a loadable ONNX model: {malformed}";
-        }
-
-        ModelSession probe;
-        try
-        {
-            probe = new ModelSession(model, version, _runtime.CreateSession(bytes), bytes.LongLength);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            // ORT names the unknown operator, the unsupported opset or the parse failure.
-            return $"not a loadable ONNX model: {e.Message}";
-        }
-
-        try
-        {
-            inputs = ModelSession.ToMetadata(probe.Inputs);
-            outputs = ModelSession.ToMetadata(probe.Outputs);
-            return null;
-        }
-        finally
-        {
-            probe.Release();
-        }
     }
 
     private async Task<(ModelManifest? Manifest, string? Error)> ReadManifestAsync(string tenant, string model, string version, CancellationToken cancellationToken)

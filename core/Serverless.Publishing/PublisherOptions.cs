@@ -29,4 +29,19 @@ public sealed class PublisherOptions
     /// <summary>Bytes of model files a tenant may have stored (Ready or Retired versions) when its row sets none.</summary>
     [Range(1, long.MaxValue)]
     public long DefaultMaxBytesPerTenant { get; set; } = 1L << 40;
+
+    /// <summary>
+    /// Validator child processes at once (<see cref="ModelValidatorPool"/>), each reused; 0 validates inside the
+    /// publisher (a model that crashes ONNX Runtime then takes the publisher down).
+    /// </summary>
+    [Range(0, 64)]
+    public int ValidatorProcesses { get; set; } = 2;
+
+    /// <summary>Resident memory one validator child may reach while opening a model; past it the model is rejected naming this setting.</summary>
+    [Range(64L << 20, long.MaxValue)]
+    public long ValidatorMemoryBytes { get; set; } = 3L << 30;
+
+    /// <summary>Seconds one validation may take; past it the child is killed and the model rejected naming this setting.</summary>
+    [Range(1, 3600)]
+    public int ValidatorTimeoutSeconds { get; set; } = 120;
 }

@@ -52,6 +52,20 @@ param defaultMaxVersionsPerModel int = 1000
 @minValue(1)
 param defaultMaxBytesPerTenant int = 1099511627776
 
+@description('Validator child processes at once (Publisher__ValidatorProcesses): each model is opened with ONNX Runtime in a child, so one that crashes it or takes the memory ends the child, not the publisher. 0 validates in the publisher itself.')
+@minValue(0)
+@maxValue(64)
+param validatorProcesses int = 2
+
+@description('Resident memory one validator child may reach while opening a model, in bytes (Publisher__ValidatorMemoryBytes; 3 GiB, under the router plan\'s 3.5 GB); past it the model is rejected naming the setting.')
+@minValue(67108864)
+param validatorMemoryBytes int = 3221225472
+
+@description('Seconds one validation may take (Publisher__ValidatorTimeoutSeconds); past it the child is killed and the model rejected.')
+@minValue(1)
+@maxValue(3600)
+param validatorTimeoutSeconds int = 120
+
 @description('Name of the Event Grid system topic on the storage account.')
 param systemTopicName string
 
@@ -146,6 +160,9 @@ resource publisherSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     Publisher__DefaultMaxModelsPerTenant: string(defaultMaxModelsPerTenant)
     Publisher__DefaultMaxVersionsPerModel: string(defaultMaxVersionsPerModel)
     Publisher__DefaultMaxBytesPerTenant: string(defaultMaxBytesPerTenant)
+    Publisher__ValidatorProcesses: string(validatorProcesses)
+    Publisher__ValidatorMemoryBytes: string(validatorMemoryBytes)
+    Publisher__ValidatorTimeoutSeconds: string(validatorTimeoutSeconds)
     Internal__ShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeySecret.properties.secretUri})'
     Internal__PreviousShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeyPreviousSecret.properties.secretUri})'
     // Fail closed in Azure: an app whose key is missing refuses to start (docs/reliability.md).

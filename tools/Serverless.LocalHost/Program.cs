@@ -5,10 +5,17 @@ using Microsoft.Extensions.Logging;
 using Serverless.Functions.AspNetCore;
 using Serverless.Http.Hosting;
 using Serverless.LocalHost;
+using Serverless.Publishing;
 
 // The local function host: runs one function app's classes (the ones Azure runs) under a plain
 // ASP.NET Core host on a loopback port, since the Functions host (Core Tools) is not assumed here.
 // Usage: Serverless.LocalHost --app shard|router|publisher --port N   (settings from environment)
+// Started again by the publisher as a validator child (ModelValidatorPool): validate, never host.
+if (ModelValidatorWorker.IsRequested(args))
+{
+    return await ModelValidatorWorker.RunOnConsoleAsync().ConfigureAwait(false);
+}
+
 var builder = WebApplication.CreateBuilder(args);
 var appName = builder.Configuration["app"] ?? "";
 if (!FunctionApps.All.TryGetValue(appName, out var app))

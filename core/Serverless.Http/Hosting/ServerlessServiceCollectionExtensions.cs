@@ -2,6 +2,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Serverless.Http;
 using Serverless.Core.Observability;
 using Serverless.Core.Placement;
@@ -115,6 +117,10 @@ public static class ServerlessServiceCollectionExtensions
         services.AddOptions<PublisherOptions>().Bind(configuration.GetSection(PublisherOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<OrtRuntime>();
         services.TryAddSingleton<TenantPublishLimits>();
+        services.TryAddSingleton<IModelValidator>(static provider =>
+            provider.GetRequiredService<IOptions<PublisherOptions>>().Value.ValidatorProcesses == 0
+                ? new InProcessModelValidator(provider.GetRequiredService<OrtRuntime>())
+                : new ModelValidatorPool(provider.GetRequiredService<IOptions<PublisherOptions>>(), provider.GetRequiredService<ILogger<ModelValidatorPool>>()));
         services.TryAddSingleton<ModelPublisher>();
         services.AddServerlessInternalKey(configuration, "publisher");
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));

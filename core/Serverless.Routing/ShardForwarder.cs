@@ -148,7 +148,10 @@ public sealed partial class ShardForwarder
             using var response = await _shards.SendAsync(request, token).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
             {
-                return (null, $"{shard.Id} answered 503", true);
+                // The shard's reason travels on (e.g. storage away, memory pressure, bytes that do not match their
+                // published hash): when every replica refuses, the caller learns why, not only that they did.
+                var reason = JsonBodies.ReadError(await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false));
+                return (null, $"{shard.Id} answered 503: {reason}", true);
             }
 
             var bytes = await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false);

@@ -12,7 +12,8 @@ namespace Serverless.Scoring;
 /// so reloading an evicted model skips Blob storage. Files are written atomically (temp + rename) with an
 /// 8-byte XxHash3 checksum after the model's bytes, checked when read (a damaged, truncated or older-format
 /// file is deleted and the model comes from Blob), and the folder is trimmed, least recently used first, to
-/// <see cref="ShardOptions.DiskTierBytes"/>.
+/// <see cref="ShardOptions.DiskTierBytes"/>. Temp files a crash left behind (older than <see cref="StaleTempAge"/>)
+/// are deleted when the tier starts and on every trimming pass.
 /// </summary>
 /// <remarks>
 /// The checksum guards against a damaged local file, not against an attacker who can write the instance's
@@ -39,8 +40,16 @@ public sealed partial class ModelDiskTier
         if (_path is not null)
         {
             Directory.CreateDirectory(_path);
+            // A process killed mid-write leaves its temp file; nothing else would ever remove it.
+            DeleteStaleTempFiles();
         }
     }
+
+    /// <summary>
+    /// How old a temp file must be before it counts as left by a crash: a write finishes in seconds (one model's bytes
+    /// to a local disk), so one this old has no writer any more, or one so stuck that its rename failing costs nothing.
+    /// </summary>
+    public static readonly TimeSpan StaleTempAge = TimeSpan.FromMinutes(10);
 
     public bool Enabled => _path is not null;
 
@@ -163,6 +172,7 @@ public sealed partial class ModelDiskTier
 
         try
         {
+            DeleteStaleTempFiles();
             var files = new DirectoryInfo(_path!).GetFiles("*.onnx");
             var total = files.Sum(f => f.Length);
             if (total <= _budget)
@@ -187,10 +197,35 @@ public sealed partial class ModelDiskTier
         }
     }
 
+    /// <summary>Deletes the tier's temp files last written more than <see cref="StaleTempAge"/> ago (best effort).</summary>
+    private void DeleteStaleTempFiles()
+    {
+        var before = _time.GetUtcNow().UtcDateTime - StaleTempAge;
+        try
+        {
+            foreach (var file in new DirectoryInfo(_path!).EnumerateFiles("*.tmp"))
+            {
+                if (file.LastWriteTimeUtc < before)
+                {
+                    file.Delete();
+                    LogStaleTempDeleted(file.FullName);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A file gone meanwhile or not ours to delete: the next pass tries again.
+            LogFailed(e, _path!);
+        }
+    }
+
     private static bool IsHash(string value) => value.Length == 64 && value.All(char.IsAsciiHexDigitLower);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Disk tier file {File} did not match its checksum (damaged, truncated or an older format); deleted")]
     private partial void LogDamaged(string file);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Disk tier temp file {File} was left by an interrupted write; deleted")]
+    private partial void LogStaleTempDeleted(string file);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Disk tier file {File} could not be used")]
     private partial void LogFailed(Exception exception, string file);

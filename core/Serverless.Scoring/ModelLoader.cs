@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Serverless.Core.Concurrency;
 using Serverless.Core.Registry;
+using Serverless.Core.Serving;
 using Serverless.Core.Storage;
 
 namespace Serverless.Scoring;
@@ -48,6 +49,7 @@ public sealed partial class ModelLoader
     private readonly ModelDiskTier _diskTier;
     private readonly ILogger<ModelLoader> _logger;
     private readonly Histogram<double> _loadTime;
+    private readonly Counter<long> _hashMismatches;
 
     public ModelLoader(StorageClients storage, OrtRuntime runtime, ModelDiskTier diskTier, IMeterFactory meterFactory, ILogger<ModelLoader> logger)
     {
@@ -55,7 +57,10 @@ public sealed partial class ModelLoader
         _runtime = runtime;
         _diskTier = diskTier;
         _logger = logger;
-        _loadTime = meterFactory.Create("Serverless.Shard").CreateHistogram<double>("serverless.load.duration", "ms");
+        var meter = meterFactory.Create("Serverless.Shard");
+        _loadTime = meter.CreateHistogram<double>("serverless.load.duration", "ms");
+        // Tagged like serverless.requests: only registered models get here (the row was read), so the series are bounded.
+        _hashMismatches = meter.CreateCounter<long>("serverless.model.hash_mismatches", "{load}", "Loads refused because the bytes read from Blob do not match the version's published SHA-256, by tenant and model");
     }
 
     /// <summary>
@@ -94,6 +99,13 @@ public sealed partial class ModelLoader
         }
 
         var (bytes, source) = read ?? await ReadBytesAsync(version.BlobName, version.Sha256, cancellationToken).ConfigureAwait(false);
+        if (source == ModelSession.FromBlob)
+        {
+            // Before ONNX Runtime sees the bytes and before the disk tier keeps them: what the tier gives back later
+            // is trusted on its own (cheaper) XxHash3 check, so only bytes that passed this one may go in.
+            CheckPublishedHash(version, bytes);
+        }
+
         var session = _runtime.CreateMeasuredSession(bytes, out var nativeBytes);
         // Host memory is charged what the session measurably keeps; device memory (CUDA) is not in the C
         // heap, so a GPU session is charged the estimate.
@@ -112,6 +124,30 @@ public sealed partial class ModelLoader
         return loaded;
     }
 
+    /// <summary>
+    /// Refuses bytes from Blob whose SHA-256 is not the row's: the blob was overwritten after it was published (its
+    /// name is content-addressed, but nothing stops a write to it), so serving it would answer with a model nobody
+    /// published. A 503 (another replica or a later retry may read a restored blob), a metric and a warning.
+    /// </summary>
+    private void CheckPublishedHash(ModelVersionEntity version, byte[] bytes)
+    {
+        if (string.IsNullOrEmpty(version.Sha256))
+        {
+            // Rows written before hashes were recorded have none to check against: loaded as before this check existed.
+            return;
+        }
+
+        if (ModelBytesCheck.Matches(bytes, version.Sha256, out var actual))
+        {
+            return;
+        }
+
+        _hashMismatches.Add(1, new KeyValuePair<string, object?>("tenant", version.Tenant), new KeyValuePair<string, object?>("model", version.Model));
+        LogHashMismatch(version.Tenant, version.Model, version.Version, version.BlobName, bytes.LongLength, version.Sha256, actual);
+        throw new ServingException(ServingError.Unavailable(
+            $"model '{version.Model}' version '{version.Version}' is not served: the bytes stored for it do not match its published SHA-256 (stored bytes hash to {actual[..12]}…, published {version.Sha256[..Math.Min(12, version.Sha256.Length)]}…); restore its blob or publish a new version"));
+    }
+
     private async Task<(byte[] Bytes, string Source)> ReadBytesAsync(string blobName, string sha256, CancellationToken cancellationToken)
     {
         if (await _diskTier.TryReadAsync(sha256, cancellationToken).ConfigureAwait(false) is { } kept)
@@ -122,6 +158,9 @@ public sealed partial class ModelLoader
         var content = await _storage.Models.GetBlobClient(blobName).DownloadContentAsync(cancellationToken).ConfigureAwait(false);
         return (content.Value.Content.ToArray(), ModelSession.FromBlob);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused to load {Tenant}/{Model}/{Version}: the {Bytes} bytes of blob {BlobName} hash to SHA-256 {ActualSha256}, its registry row says {PublishedSha256}; not served and not kept on disk")]
+    private partial void LogHashMismatch(string tenant, string model, string version, string blobName, long bytes, string publishedSha256, string actualSha256);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Tenant}/{Model}/{Version} ({Bytes} bytes) from {Source} in {ElapsedMs:F1} ms; charged {ChargedBytes} bytes ({Charge}){ReadAhead}")]
     private partial void LogLoaded(string tenant, string model, string version, long bytes, string source, double elapsedMs, long chargedBytes, string charge, string readAhead);

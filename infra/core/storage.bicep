@@ -1,5 +1,7 @@
 // The platform's one storage account: model bytes and the publishing inbox (Blob), the registry,
-// placements, shards and tenants (Table), and the Functions host's own state (AzureWebJobsStorage).
+// placements, shards, tenants and the registry's change epochs (Table), and the Functions host's own state
+// (AzureWebJobsStorage). The names are those of core/Serverless.Core/Storage/StorageNames.cs, checked both ways by
+// tests/Serverless.Infra.Tests/StorageNamesTests.cs.
 // Shared keys are off: every app reaches it with its managed identity.
 
 @description('Storage account name (3-24 lower-case letters and digits).')
@@ -22,7 +24,6 @@ param skuName string = 'Standard_LRS'
 var containerNames = [
   'models'
   'model-drop'
-  'deployments'
 ]
 
 var tableNames = [
@@ -30,6 +31,7 @@ var tableNames = [
   'placements'
   'shards'
   'tenants'
+  'registryepochs'
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' = {

@@ -180,7 +180,7 @@ public sealed class ShardForwarderTests
 
         Assert.AreEqual(ServingErrorCode.Unavailable, result.Error?.Code);
         StringAssert.Contains(result.Error!.Message, "2 tried");
-        StringAssert.Contains(result.Error.Message, "answered 503");
+        StringAssert.Contains(result.Error.Message, "answered 503: busy", "the shard's reason travels on");
         Assert.AreEqual(2, handler.Sent.Count);
     }
 

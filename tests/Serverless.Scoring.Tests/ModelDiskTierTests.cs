@@ -90,6 +90,50 @@ public sealed class ModelDiskTierTests
         Assert.IsFalse(File.Exists(file), "the damaged file is deleted, so the next load rewrites it from Blob");
     }
 
+    [TestMethod]
+    public void TempFilesACrashLeftAreDeletedWhenTheTierStarts_RecentOnesAreKept()
+    {
+        // A write interrupted by a crash leaves its temp file behind; one still being written must survive.
+        var time = new FakeTimeProvider(new DateTimeOffset(2031, 5, 6, 7, 8, 9, TimeSpan.Zero));
+        Directory.CreateDirectory(_folder);
+        var stale = TempFile("stale", time.GetUtcNow() - ModelDiskTier.StaleTempAge - TimeSpan.FromSeconds(1));
+        var fresh = TempFile("fresh", time.GetUtcNow() - TimeSpan.FromSeconds(30));
+        var model = Path.Combine(_folder, new string('a', 64) + ".onnx");
+        File.WriteAllBytes(model, [1, 2, 3]);
+        File.SetLastWriteTimeUtc(model, time.GetUtcNow().UtcDateTime - TimeSpan.FromDays(1));
+
+        _ = NewTier(time);
+
+        Assert.IsFalse(File.Exists(stale), "a temp file older than the stale age is deleted at start");
+        Assert.IsTrue(File.Exists(fresh), "a recent temp file may belong to a write in flight");
+        Assert.IsTrue(File.Exists(model), "only temp files are removed, however old a model file is");
+    }
+
+    [TestMethod]
+    public async Task ATrimmingPassDeletesTempFilesThatWentStaleSinceTheStart()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2031, 5, 6, 7, 8, 9, TimeSpan.Zero));
+        var tier = NewTier(time);
+        var left = TempFile("left", time.GetUtcNow());
+        time.Advance(ModelDiskTier.StaleTempAge + TimeSpan.FromMinutes(1));
+
+        var (sha, bytes) = Model(1_000);
+        await tier.WriteAsync(sha, bytes, CancellationToken.None);
+
+        Assert.IsFalse(File.Exists(left), "the write's trimming pass deletes the crash-left temp file");
+        CollectionAssert.AreEqual(bytes, await tier.TryReadAsync(sha, CancellationToken.None), "the write itself is untouched");
+        Assert.AreEqual(0, Directory.GetFiles(_folder, "*.tmp").Length);
+    }
+
+    private string TempFile(string name, DateTimeOffset lastWrite)
+    {
+        // Named as WriteAsync names them: {sha}.onnx.{guid}.tmp.
+        var file = Path.Combine(_folder, new string('b', 64) + ".onnx." + name + ".tmp");
+        File.WriteAllBytes(file, [9, 9, 9]);
+        File.SetLastWriteTimeUtc(file, lastWrite.UtcDateTime);
+        return file;
+    }
+
     private static byte[] Flip(byte[] bytes, int index)
     {
         var copy = (byte[])bytes.Clone();

@@ -83,14 +83,20 @@ public sealed class StorageClients
 
     public TableClient RegistryEpochsTable { get; }
 
-    /// <summary>Creates every container and table the platform uses; safe to call again.</summary>
+    /// <summary>
+    /// Creates every container and table the platform uses (<see cref="StorageNames.Containers"/>,
+    /// <see cref="StorageNames.Tables"/>: the lists the Bicep is checked against); safe to call again.
+    /// </summary>
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken)
     {
-        await Models.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-        await Drop.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-        foreach (var table in new[] { ModelsTable, PlacementsTable, ShardsTable, TenantsTable, RegistryEpochsTable })
+        foreach (var container in StorageNames.Containers)
         {
-            await table.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+            await Blobs.GetBlobContainerClient(container).CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var table in StorageNames.Tables)
+        {
+            await Tables.GetTableClient(table).CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -12,4 +12,13 @@ public static class StorageNames
 
     /// <summary>One row per tenant whose value changes on every change to that tenant's registry rows (<see cref="Registry.RegistryEpochs"/>).</summary>
     public const string RegistryEpochsTable = "registryepochs";
+
+    /// <summary>
+    /// Every blob container the platform's code opens: the local cluster creates exactly these
+    /// (<see cref="StorageClients.EnsureCreatedAsync"/>) and infra/core/storage.bicep must too (an infra test checks both).
+    /// </summary>
+    public static IReadOnlyList<string> Containers { get; } = [ModelsContainer, DropContainer];
+
+    /// <summary>Every table the platform's code opens, created as <see cref="Containers"/> are.</summary>
+    public static IReadOnlyList<string> Tables { get; } = [ModelsTable, PlacementsTable, ShardsTable, TenantsTable, RegistryEpochsTable];
 }

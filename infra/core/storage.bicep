@@ -32,6 +32,7 @@ var tableNames = [
   'shards'
   'tenants'
   'registryepochs'
+  'audit'
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' = {

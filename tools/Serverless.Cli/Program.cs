@@ -24,5 +24,7 @@ var root = new RootCommand("serverless: run, publish to and inspect the multi-mo
     LifecycleCommands.Alias(),
     LifecycleCommands.Retire(),
     LifecycleCommands.Delete(),
+    FsckCommand.Create(),
+    AuditCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

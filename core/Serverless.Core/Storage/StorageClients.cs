@@ -43,6 +43,7 @@ public sealed class StorageClients
         ShardsTable = Tables.GetTableClient(StorageNames.ShardsTable);
         TenantsTable = Tables.GetTableClient(StorageNames.TenantsTable);
         RegistryEpochsTable = Tables.GetTableClient(StorageNames.RegistryEpochsTable);
+        AuditTable = Tables.GetTableClient(StorageNames.AuditTable);
     }
 
     /// <summary>
@@ -82,6 +83,9 @@ public sealed class StorageClients
     public TableClient TenantsTable { get; }
 
     public TableClient RegistryEpochsTable { get; }
+
+    /// <summary>The audit log of lifecycle commands and repairs.</summary>
+    public TableClient AuditTable { get; }
 
     /// <summary>
     /// Creates every container and table the platform uses (<see cref="StorageNames.Containers"/>,

@@ -13,6 +13,9 @@ public static class StorageNames
     /// <summary>One row per tenant whose value changes on every change to that tenant's registry rows (<see cref="Registry.RegistryEpochs"/>).</summary>
     public const string RegistryEpochsTable = "registryepochs";
 
+    /// <summary>Who changed the lifecycle of which model when, and what fsck repaired (<c>serverless audit</c>).</summary>
+    public const string AuditTable = "audit";
+
     /// <summary>
     /// Every blob container the platform's code opens: the local cluster creates exactly these
     /// (<see cref="StorageClients.EnsureCreatedAsync"/>) and infra/core/storage.bicep must too (an infra test checks both).
@@ -20,5 +23,5 @@ public static class StorageNames
     public static IReadOnlyList<string> Containers { get; } = [ModelsContainer, DropContainer];
 
     /// <summary>Every table the platform's code opens, created as <see cref="Containers"/> are.</summary>
-    public static IReadOnlyList<string> Tables { get; } = [ModelsTable, PlacementsTable, ShardsTable, TenantsTable, RegistryEpochsTable];
+    public static IReadOnlyList<string> Tables { get; } = [ModelsTable, PlacementsTable, ShardsTable, TenantsTable, RegistryEpochsTable, AuditTable];
 }

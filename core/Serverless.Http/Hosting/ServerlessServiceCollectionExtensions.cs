@@ -157,6 +157,8 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton<ReplicaResolver>();
         services.TryAddSingleton<ReplicaWarmer>();
         services.TryAddSingleton<ModelLifecycle>();
+        services.TryAddSingleton<AuditLog>();
+        services.TryAddSingleton<RegistryCheck>();
         if (!services.Any(d => d.ServiceType == typeof(ShardClientMarker)))
         {
             services.AddSingleton<ShardClientMarker>();

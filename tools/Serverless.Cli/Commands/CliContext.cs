@@ -26,6 +26,10 @@ internal sealed class CliContext : IDisposable
 
     public ModelLifecycle Lifecycle => _services.GetRequiredService<ModelLifecycle>();
 
+    public AuditLog Audit => _services.GetRequiredService<AuditLog>();
+
+    public RegistryCheck Check => _services.GetRequiredService<RegistryCheck>();
+
     public PlacementStore Placements => _services.GetRequiredService<PlacementStore>();
 
     public IServiceProvider Services => _services;

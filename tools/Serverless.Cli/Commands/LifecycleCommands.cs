@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Serverless.Publishing;
 
 namespace Serverless.Cli.Commands;
 
@@ -17,6 +18,7 @@ internal static class LifecycleCommands
         {
             var move = await context.Lifecycle.MoveAliasAsync(t, parse.GetValue(model)!, parse.GetValue(name)!, parse.GetValue(version)!, !parse.GetValue(noWarm), cancellationToken).ConfigureAwait(false);
             Console.WriteLine($"{t}/{parse.GetValue(model)}: alias '{move.Alias}' {move.PreviousVersion ?? "(new)"} -> {move.Version}");
+            await context.Audit.WriteAsync(AuditLog.CurrentActor, "alias", $"{t}/{parse.GetValue(model)}@{move.Alias}", $"{move.PreviousVersion ?? "(new)"} -> {move.Version}", cancellationToken).ConfigureAwait(false);
             foreach (var line in move.Warmed)
             {
                 Console.WriteLine($"  warm-up {line}");
@@ -35,6 +37,7 @@ internal static class LifecycleCommands
         {
             await context.Lifecycle.RetireAsync(t, parse.GetValue(model)!, parse.GetValue(version)!, cancellationToken).ConfigureAwait(false);
             Console.WriteLine($"{t}/{parse.GetValue(model)}: version {parse.GetValue(version)} retired");
+            await context.Audit.WriteAsync(AuditLog.CurrentActor, "retire", $"{t}/{parse.GetValue(model)}/{parse.GetValue(version)}", "retired", cancellationToken).ConfigureAwait(false);
         }));
         return command;
     }
@@ -49,6 +52,7 @@ internal static class LifecycleCommands
         {
             await context.Lifecycle.DeleteAsync(t, parse.GetValue(model)!, parse.GetValue(version)!, cancellationToken).ConfigureAwait(false);
             Console.WriteLine($"{t}/{parse.GetValue(model)}: version {parse.GetValue(version)} deleted");
+            await context.Audit.WriteAsync(AuditLog.CurrentActor, "delete", $"{t}/{parse.GetValue(model)}/{parse.GetValue(version)}", "row, served bytes and dropped files deleted", cancellationToken).ConfigureAwait(false);
         }));
         return command;
     }

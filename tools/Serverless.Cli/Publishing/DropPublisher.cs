@@ -47,12 +47,17 @@ public sealed class DropPublisher
     }
 
     /// <summary>The version after the highest numeric one the model has, or "1".</summary>
+    /// <remarks>
+    /// One partition's rows (the model's), read fresh: it used to list every row of the tenant for each model, which
+    /// made publishing a folder quadratic in the fleet (issue 17: 5,000 models at 4 a second).
+    /// </remarks>
     public async Task<string> NextVersionAsync(string tenant, string model, CancellationToken cancellationToken)
     {
         long highest = 0;
-        foreach (var row in await _registry.ListAsync(tenant, cancellationToken).ConfigureAwait(false))
+        _registry.Invalidate(tenant, model);
+        foreach (var row in await _registry.GetRowsAsync(tenant, model, cancellationToken).ConfigureAwait(false))
         {
-            if (row.Model == model && long.TryParse(row.Version, out var v) && v > highest)
+            if (!row.IsAlias && long.TryParse(row.Version, out var v) && v > highest)
             {
                 highest = v;
             }

@@ -30,6 +30,9 @@ public sealed partial class ModelPublisher
     private readonly TimeProvider _time;
     private readonly TenantPublishLimits _limits;
 
+    /// <summary>How often a conflicting write of a version row is read again and decided again before the drop is left for a retry.</summary>
+    private const int MaxWriteAttempts = 8;
+
     public ModelPublisher(StorageClients storage, ModelRegistry registry, ModelLifecycle lifecycle, IModelValidator validator, TenantPublishLimits limits, IOptions<PublisherOptions> options, TimeProvider time, ILogger<ModelPublisher> logger)
     {
         _limits = limits;
@@ -52,57 +55,40 @@ public sealed partial class ModelPublisher
             // rejection is recorded so `serverless models` shows why the model never appeared.
             if (ModelNames.IsTableKeySafe(tenant) && ModelNames.IsTableKeySafe(model) && ModelNames.IsTableKeySafe(version))
             {
-                return await RejectAsync(tenant, model, version, "", nameError, cancellationToken).ConfigureAwait(false);
+                var named = await _registry.GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+                return await RejectAsync(tenant, model, version, "", nameError, named, cancellationToken).ConfigureAwait(false);
             }
 
             LogRejected(tenant, model, version, nameError);
             return new PublishOutcome(ModelStates.Rejected, nameError, null);
         }
 
+        // The version's row is read before anything else about the drop is decided: a drop that is refused for its
+        // own reasons (over the size limit, not a model) must not replace a version that is already published.
+        var existing = await _registry.GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
         var bytes = await ReadAsync(content, cancellationToken).ConfigureAwait(false);
         if (bytes is null)
         {
-            return await RejectAsync(tenant, model, version, "", $"model file is over the limit of {_options.MaxModelBytes} bytes", cancellationToken).ConfigureAwait(false);
+            return await RejectAsync(tenant, model, version, "", $"model file is over the limit of {_options.MaxModelBytes} bytes", existing, cancellationToken).ConfigureAwait(false);
         }
 
         var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        var existing = await _registry.GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
-        if (existing is { State: ModelStates.Ready or ModelStates.Retired })
+        if (IsPublished(existing))
         {
-            if (existing.Sha256 == sha)
-            {
-                // The same bytes dropped again: publishing is idempotent. It is also the repair pass of a
-                // publish cut short after its Ready row (the drop has no receipt, so it fires again): the
-                // `latest` alias, written after the row, is brought up to date.
-                if (existing.State == ModelStates.Ready)
-                {
-                    await _lifecycle.UpdateLatestAsync(tenant, model, cancellationToken).ConfigureAwait(false);
-                }
-
-                return new PublishOutcome(existing.State, "", existing);
-            }
-
-            // Versions are immutable: the served version stays as it is, and the refusal is recorded on it.
-            var message = $"version '{version}' of model '{model}' already exists with different bytes (sha256 {existing.Sha256[..12]}…); versions are immutable, publish a new version";
-            LogRejected(tenant, model, version, message);
-            existing.DropSha256 = sha;
-            existing.DropError = message;
-            await _storage.ModelsTable.UpdateEntityAsync(existing, ETag.All, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
-            await _registry.ChangedAsync(tenant, model, cancellationToken).ConfigureAwait(false);
-            return new PublishOutcome(ModelStates.Rejected, message, existing);
+            return await AgainstPublishedAsync(existing!, sha, null, cancellationToken).ConfigureAwait(false);
         }
 
         // Before the file is opened: a tenant over its limits costs no ONNX Runtime session.
         var (overLimit, newModel) = await _limits.CheckAsync(tenant, model, version, bytes.LongLength, cancellationToken).ConfigureAwait(false);
         if (overLimit is not null)
         {
-            return await RejectAsync(tenant, model, version, sha, overLimit, cancellationToken).ConfigureAwait(false);
+            return await RejectAsync(tenant, model, version, sha, overLimit, existing, cancellationToken).ConfigureAwait(false);
         }
 
         var (manifest, manifestError) = await ReadManifestAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
         if (manifestError is not null)
         {
-            return await RejectAsync(tenant, model, version, sha, manifestError, cancellationToken).ConfigureAwait(false);
+            return await RejectAsync(tenant, model, version, sha, manifestError, existing, cancellationToken).ConfigureAwait(false);
         }
 
         // In a validator child (ModelValidatorPool): whatever the file does to ONNX Runtime ends that process, not this one.
@@ -122,7 +108,7 @@ public sealed partial class ModelPublisher
 
         if (validation is not null)
         {
-            return await RejectAsync(tenant, model, version, sha, validation, cancellationToken).ConfigureAwait(false);
+            return await RejectAsync(tenant, model, version, sha, validation, existing, cancellationToken).ConfigureAwait(false);
         }
 
         if (manifest?.Inputs is { } described)
@@ -137,18 +123,7 @@ public sealed partial class ModelPublisher
         }
 
         var blobName = ModelNames.ModelBlobName(tenant, model, version, sha);
-        try
-        {
-            // Content-addressed and immutable: never overwrite; an existing blob has these very bytes.
-            await _storage.Models.GetBlobClient(blobName).UploadAsync(
-                new BinaryData(bytes),
-                new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } },
-                cancellationToken).ConfigureAwait(false);
-        }
-        catch (RequestFailedException e) when (e.Status is 409 or 412)
-        {
-        }
-
+        var createdBlob = await StoreAsync(blobName, bytes, cancellationToken).ConfigureAwait(false);
         var row = new ModelVersionEntity
         {
             PartitionKey = ModelNames.ModelKey(tenant, model),
@@ -171,7 +146,26 @@ public sealed partial class ModelPublisher
             BatchMaxQueueDelayUs = manifest?.DynamicBatching?.MaxQueueDelayUs ?? 0,
             BatchPreferredSize = manifest?.DynamicBatching?.PreferredBatchSize ?? 0,
         };
-        await _registry.UpsertAsync(row, cancellationToken).ConfigureAwait(false);
+        var (written, outcome) = await WriteAsync(row, existing, cancellationToken).ConfigureAwait(false);
+        if (!written)
+        {
+            // Another delivery published this version first. With other bytes, the blob stored above is named by no
+            // row (its name holds its hash, and published versions never change): removed, so nothing is orphaned.
+            if (createdBlob && outcome.Row?.BlobName != blobName)
+            {
+                await _storage.Models.DeleteBlobIfExistsAsync(blobName, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+
+            return outcome;
+        }
+
+        if (!createdBlob)
+        {
+            // The blob was there already, so another delivery of these bytes may be the one that stored it; should
+            // that delivery have lost and removed it meanwhile, this row would name nothing: stored again.
+            await StoreAsync(blobName, bytes, cancellationToken).ConfigureAwait(false);
+        }
+
         _limits.Stored(tenant, newModel, bytes.LongLength);
         LogPublished(tenant, model, version, bytes.LongLength, sha);
 
@@ -206,8 +200,14 @@ public sealed partial class ModelPublisher
         }
     }
 
-    private async Task<PublishOutcome> RejectAsync(string tenant, string model, string version, string sha, string reason, CancellationToken cancellationToken)
+    private async Task<PublishOutcome> RejectAsync(string tenant, string model, string version, string sha, string reason, ModelVersionEntity? existing, CancellationToken cancellationToken)
     {
+        if (IsPublished(existing))
+        {
+            // A published version is never replaced by a rejection: the refusal is noted on it instead.
+            return await AgainstPublishedAsync(existing!, sha, reason, cancellationToken).ConfigureAwait(false);
+        }
+
         LogRejected(tenant, model, version, reason);
         var row = new ModelVersionEntity
         {
@@ -221,8 +221,107 @@ public sealed partial class ModelPublisher
             Sha256 = sha,
             PublishedAt = _time.GetUtcNow(),
         };
-        await _registry.UpsertAsync(row, cancellationToken).ConfigureAwait(false);
-        return new PublishOutcome(ModelStates.Rejected, reason, row);
+        var (_, outcome) = await WriteAsync(row, existing, cancellationToken).ConfigureAwait(false);
+        return outcome;
+    }
+
+    /// <summary>
+    /// Writes a version row only where it may go: inserted when there is none (409 = another delivery was first),
+    /// replacing a Rejected row only under the ETag it was read with (412 = it changed since). On a conflict the row is
+    /// read again and the decision taken again on what is there now; a row that has become Ready or Retired meanwhile
+    /// is left as it is. <c>Written</c> is false when the row is not this write's.
+    /// </summary>
+    private async Task<(bool Written, PublishOutcome Outcome)> WriteAsync(ModelVersionEntity row, ModelVersionEntity? existing, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < MaxWriteAttempts; attempt++)
+        {
+            if (IsPublished(existing))
+            {
+                var reason = row.State == ModelStates.Rejected ? row.Error : null;
+                return (false, await AgainstPublishedAsync(existing!, row.Sha256, reason, cancellationToken).ConfigureAwait(false));
+            }
+
+            var written = existing is null
+                ? await _registry.TryInsertAsync(row, cancellationToken).ConfigureAwait(false)
+                : await _registry.TryReplaceAsync(row, existing.ETag, cancellationToken).ConfigureAwait(false);
+            if (written)
+            {
+                return (true, new PublishOutcome(row.State, row.Error, row));
+            }
+
+            existing = await _registry.GetAsync(row.Tenant, row.Model, row.Version, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Only a storm of writers gets here; the exception makes the trigger deliver the drop again later.
+        throw new InvalidOperationException($"the registry row of {row.Tenant}/{row.Model}/{row.Version} changed {MaxWriteAttempts} times while this drop was written; the drop will be tried again");
+    }
+
+    /// <summary>
+    /// A drop at a version that is already published (Ready or Retired): the same bytes are idempotent; anything else is
+    /// refused, naming the version, and the published row and its blob stay exactly as they are. The refusal is noted on
+    /// the row (<see cref="ModelVersionEntity.DropError"/>, only those two fields, under the row's ETag) where the one
+    /// who dropped it looks for the verdict.
+    /// </summary>
+    private async Task<PublishOutcome> AgainstPublishedAsync(ModelVersionEntity existing, string sha, string? reason, CancellationToken cancellationToken)
+    {
+        if (sha.Length > 0 && existing.Sha256 == sha)
+        {
+            // The same bytes dropped again: publishing is idempotent. It is also the repair pass of a publish cut short
+            // after its Ready row (the drop has no receipt, so it fires again): the `latest` alias, written after the
+            // row, is brought up to date.
+            if (existing.State == ModelStates.Ready)
+            {
+                await _lifecycle.UpdateLatestAsync(existing.Tenant, existing.Model, cancellationToken).ConfigureAwait(false);
+            }
+
+            return new PublishOutcome(existing.State, "", existing);
+        }
+
+        var what = reason is not null ? $"this drop was refused ({reason})" : $"this drop has different bytes (sha256 {sha[..Math.Min(12, sha.Length)]}…)";
+        var message = $"version '{existing.Version}' of model '{existing.Model}' is already published ({existing.State}, sha256 {existing.Sha256[..Math.Min(12, existing.Sha256.Length)]}…) and versions are immutable: {what}; the published version is unchanged, publish a new version";
+        LogRejected(existing.Tenant, existing.Model, existing.Version, message);
+        var row = existing;
+        for (var attempt = 0; attempt < MaxWriteAttempts && row is not null && IsPublished(row); attempt++)
+        {
+            var note = new TableEntity(row.PartitionKey, row.RowKey)
+            {
+                [nameof(ModelVersionEntity.DropSha256)] = sha,
+                [nameof(ModelVersionEntity.DropError)] = message,
+            };
+            try
+            {
+                await _storage.ModelsTable.UpdateEntityAsync(note, row.ETag, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+                await _registry.ChangedAsync(row.Tenant, row.Model, cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (RequestFailedException e) when (e.Status is 404 or 412)
+            {
+                // Retired, aliased or noted meanwhile: noted again on the row as it is now (gone: nothing to note on).
+                row = await _registry.GetAsync(row.Tenant, row.Model, row.Version, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return new PublishOutcome(ModelStates.Rejected, message, existing);
+    }
+
+    private static bool IsPublished(ModelVersionEntity? row) => row is { State: ModelStates.Ready or ModelStates.Retired };
+
+    /// <summary>Stores the served bytes; true when this call created the blob, false when it was there already.</summary>
+    private async Task<bool> StoreAsync(string blobName, byte[] bytes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // Content-addressed and immutable: never overwrite; an existing blob has these very bytes.
+            await _storage.Models.GetBlobClient(blobName).UploadAsync(
+                new BinaryData(bytes),
+                new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } },
+                cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 412)
+        {
+            return false;
+        }
     }
 
     private async Task<byte[]?> ReadAsync(Stream content, CancellationToken cancellationToken)

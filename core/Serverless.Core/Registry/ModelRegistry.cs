@@ -155,12 +155,65 @@ public sealed class ModelRegistry
         return response.HasValue ? response.Value : null;
     }
 
-    /// <summary>Writes a version row (insert or replace).</summary>
-    public async Task UpsertAsync(ModelVersionEntity entity, CancellationToken cancellationToken)
+    /// <summary>
+    /// Inserts a version row that must not exist yet. False when one does (409): another delivery or publisher wrote
+    /// it first, and the caller re-reads it and decides again. Never a blind write, so a published row is never lost.
+    /// </summary>
+    public async Task<bool> TryInsertAsync(ModelVersionEntity entity, CancellationToken cancellationToken)
     {
-        await _storage.ModelsTable.UpsertEntityAsync(entity, Azure.Data.Tables.TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-        _reads.Expire<IReadOnlyList<ModelVersionEntity>>("registry:" + entity.PartitionKey);
+        try
+        {
+            await _storage.ModelsTable.AddEntityAsync(entity, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Azure.RequestFailedException e) when (e.Status == 409)
+        {
+            Invalidate(entity.Tenant, entity.Model);
+            return false;
+        }
+
         await ChangedAsync(entity.Tenant, entity.Model, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// Replaces a version row under the ETag it was read with. False when the row has changed or gone since
+    /// (412, 404): the caller re-reads it and decides again.
+    /// </summary>
+    public async Task<bool> TryReplaceAsync(ModelVersionEntity entity, Azure.ETag etag, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _storage.ModelsTable.UpdateEntityAsync(entity, etag, Azure.Data.Tables.TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Azure.RequestFailedException e) when (e.Status is 404 or 412)
+        {
+            Invalidate(entity.Tenant, entity.Model);
+            return false;
+        }
+
+        await ChangedAsync(entity.Tenant, entity.Model, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// The alias rows of one model straight from storage (no cache, not the last known good): for a decision that an
+    /// ETag then fences, which must not be taken on rows a moment old.
+    /// </summary>
+    public async Task<IReadOnlyList<ModelVersionEntity>> GetAliasRowsAsync(string tenant, string model, CancellationToken cancellationToken)
+    {
+        var key = ModelNames.ModelKey(tenant, model);
+        // '@' (0x40) sorts above every version character (digits, '.', '-', '+') and 'A' (0x41) just above it.
+        var filter = Azure.Data.Tables.TableClient.CreateQueryFilter($"PartitionKey eq {key} and RowKey ge {ModelVersionEntity.AliasPrefix} and RowKey lt {"A"}");
+        var rows = new List<ModelVersionEntity>();
+        await foreach (var row in _storage.ModelsTable.QueryAsync<ModelVersionEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            if (row.IsAlias)
+            {
+                rows.Add(row);
+            }
+        }
+
+        return rows;
     }
 
     /// <summary>Lists every version row (not aliases), of one tenant or of all.</summary>

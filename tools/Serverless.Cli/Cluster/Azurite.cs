@@ -84,9 +84,12 @@ public static class Azurite
     /// </summary>
     public static async Task<(int Pid, string ConnectionString, int BlobPort)> StartAsync(string toolsDirectory, string? dataDirectory, string logFile, string? connectionString, CancellationToken cancellationToken)
     {
-        var blobPort = connectionString is null ? FreePort() : PortOf(connectionString, "BlobEndpoint");
-        var queuePort = connectionString is null ? FreePort() : PortOf(connectionString, "QueueEndpoint");
-        var tablePort = connectionString is null ? FreePort() : PortOf(connectionString, "TableEndpoint");
+        // Three at once: picked one after another, a port released by the first pick could come back for the next
+        // (seen: queue and table both given 33115, and Azurite exited with EADDRINUSE).
+        var free = connectionString is null ? FreePorts(3) : null;
+        var blobPort = free?[0] ?? PortOf(connectionString!, "BlobEndpoint");
+        var queuePort = free?[1] ?? PortOf(connectionString!, "QueueEndpoint");
+        var tablePort = free?[2] ?? PortOf(connectionString!, "TableEndpoint");
         var args = new List<string>
         {
             MainScript(toolsDirectory),
@@ -139,6 +142,31 @@ public static class Azurite
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary><paramref name="count"/> distinct loopback ports free at this moment (all held open while picked).</summary>
+    public static int[] FreePorts(int count)
+    {
+        var listeners = new TcpListener[count];
+        try
+        {
+            var ports = new int[count];
+            for (var i = 0; i < count; i++)
+            {
+                listeners[i] = new TcpListener(IPAddress.Loopback, 0);
+                listeners[i].Start();
+                ports[i] = ((IPEndPoint)listeners[i].LocalEndpoint).Port;
+            }
+
+            return ports;
+        }
+        finally
+        {
+            foreach (var listener in listeners)
+            {
+                listener?.Dispose();
+            }
+        }
     }
 
     private static async Task WaitForPortAsync(int port, int pid, string logFile, CancellationToken cancellationToken)

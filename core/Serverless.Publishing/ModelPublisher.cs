@@ -65,7 +65,9 @@ public sealed partial class ModelPublisher
 
         // The version's row is read before anything else about the drop is decided: a drop that is refused for its
         // own reasons (over the size limit, not a model) must not replace a version that is already published.
-        var existing = await _registry.GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+        // The model's whole partition, in one query: the version's row, and what the limits and the first-publish write need.
+        var modelRows = await _registry.ReadRowsAsync(tenant, model, cancellationToken).ConfigureAwait(false);
+        var existing = modelRows.Find(r => !r.IsAlias && r.RowKey == version);
         var bytes = await ReadAsync(content, cancellationToken).ConfigureAwait(false);
         if (bytes is null)
         {
@@ -79,7 +81,7 @@ public sealed partial class ModelPublisher
         }
 
         // Before the file is opened: a tenant over its limits costs no ONNX Runtime session.
-        var (overLimit, newModel) = await _limits.CheckAsync(tenant, model, version, bytes.LongLength, cancellationToken).ConfigureAwait(false);
+        var (overLimit, newModel) = await _limits.CheckAsync(tenant, model, version, bytes.LongLength, modelRows, cancellationToken).ConfigureAwait(false);
         if (overLimit is not null)
         {
             return await RejectAsync(tenant, model, version, sha, overLimit, existing, cancellationToken).ConfigureAwait(false);
@@ -146,7 +148,11 @@ public sealed partial class ModelPublisher
             BatchMaxQueueDelayUs = manifest?.DynamicBatching?.MaxQueueDelayUs ?? 0,
             BatchPreferredSize = manifest?.DynamicBatching?.PreferredBatchSize ?? 0,
         };
-        var (written, outcome) = await WriteAsync(row, existing, cancellationToken).ConfigureAwait(false);
+        // A model with no row at all (the common case when a fleet is published): its row and its latest alias in one write.
+        var first = modelRows.Count == 0 && await _registry.TryInsertFirstAsync(row, cancellationToken).ConfigureAwait(false);
+        var (written, outcome) = first
+            ? (true, new PublishOutcome(row.State, row.Error, row))
+            : await WriteAsync(row, modelRows.Count == 0 ? await _registry.GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false) : existing, cancellationToken).ConfigureAwait(false);
         if (!written)
         {
             // Another delivery published this version first. With other bytes, the blob stored above is named by no
@@ -169,7 +175,11 @@ public sealed partial class ModelPublisher
         _limits.Stored(tenant, newModel, bytes.LongLength);
         LogPublished(tenant, model, version, bytes.LongLength, sha);
 
-        await _lifecycle.UpdateLatestAsync(tenant, model, cancellationToken).ConfigureAwait(false);
+        if (!first)
+        {
+            await _lifecycle.UpdateLatestAsync(tenant, model, cancellationToken).ConfigureAwait(false);
+        }
+
         foreach (var alias in manifest?.Aliases ?? [])
         {
             var move = await _lifecycle.MoveAliasAsync(tenant, model, alias, version, warm: true, cancellationToken).ConfigureAwait(false);

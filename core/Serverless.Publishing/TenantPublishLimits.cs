@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Options;
+using Serverless.Core.Concurrency;
 using Serverless.Core.Naming;
 using Serverless.Core.Registry;
 using Serverless.Core.Storage;
@@ -30,6 +31,7 @@ public sealed class TenantPublishLimits
     private readonly PublisherOptions _options;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, Usage> _usage = new(StringComparer.Ordinal);
+    private readonly SingleFlight<string, Usage> _scans = new(StringComparer.Ordinal);
 
     public TenantPublishLimits(StorageClients storage, IOptions<PublisherOptions> options, TimeProvider time)
     {
@@ -43,17 +45,16 @@ public sealed class TenantPublishLimits
     /// <c>Refusal</c> null when a new version of <paramref name="sizeBytes"/> may be stored, else why not, naming the
     /// limit; <c>NewModel</c> true when the model has no stored version yet.
     /// </summary>
-    public async Task<(string? Refusal, bool NewModel)> CheckAsync(string tenant, string model, string version, long sizeBytes, CancellationToken cancellationToken)
+    /// <remarks><paramref name="modelRows"/> are the model's rows as the caller has just read them from storage (its one partition).</remarks>
+    public async Task<(string? Refusal, bool NewModel)> CheckAsync(string tenant, string model, string version, long sizeBytes, IReadOnlyList<ModelVersionEntity> modelRows, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(modelRows);
         var usage = await UsageAsync(tenant, cancellationToken).ConfigureAwait(false);
         var versions = 0;
         var modelExists = false;
-        await foreach (var row in _storage.ModelsTable.QueryAsync<TableEntity>(
-            filter: TableClient.CreateQueryFilter($"PartitionKey eq {ModelNames.ModelKey(tenant, model)}"),
-            select: [nameof(ITableEntity.RowKey), nameof(ModelVersionEntity.State)],
-            cancellationToken: cancellationToken).ConfigureAwait(false))
+        foreach (var row in modelRows)
         {
-            if (!row.RowKey.StartsWith('@') && row.RowKey != version && Stores(row.GetString(nameof(ModelVersionEntity.State))))
+            if (!row.IsAlias && row.RowKey != version && Stores(row.State))
             {
                 versions++;
                 modelExists = true;
@@ -103,6 +104,15 @@ public sealed class TenantPublishLimits
         {
             return known;
         }
+
+        // One scan per tenant at a time: the publishes of a folder arrive together, and each scan reads every row of the
+        // tenant (100,000 models: a hundred pages), so without this each concurrent publish would start its own.
+        return await _scans.JoinOrStart(tenant, this, static (t, self) => self.ScanUsageAsync(t, CancellationToken.None)).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<Usage> ScanUsageAsync(string tenant, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
 
         var limits = (await _storage.TenantsTable.GetEntityIfExistsAsync<TenantEntity>(tenant, TenantEntity.RowKeyValue, cancellationToken: cancellationToken).ConfigureAwait(false)) is { HasValue: true } row
             ? row.Value!

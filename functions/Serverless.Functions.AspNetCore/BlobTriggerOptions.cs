@@ -19,4 +19,12 @@ public sealed class BlobTriggerOptions
     /// <summary>Longest time between two listings, however long a listing takes (seconds).</summary>
     [Range(0.05, 3600)]
     public double MaxScanIntervalSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// Blobs handled at once, by all of the app's blob-triggered functions together: the Functions host's
+    /// host.json <c>extensions.blobs.maxDegreeOfParallelism</c>, whose default this is (8 × the cores). A publish
+    /// mostly waits on storage and on its validator child, so one at a time left both idle.
+    /// </summary>
+    [Range(1, 1024)]
+    public int MaxDegreeOfParallelism { get; set; } = 8 * Environment.ProcessorCount;
 }

@@ -204,6 +204,9 @@ public sealed class ScoringServiceTests
         // The rows as a read would have left them in the registry's cache (the key is the registry's own).
         await new LastKnownGoodCache(_memory, storage.OutageBreaker, time).GetOrLoadAsync(
             "registry:" + ModelNames.ModelKey(Tenant, Model), TimeSpan.FromHours(1), null, false, null, TimeSpan.Zero, _ => Task.FromResult(rows), CancellationToken.None);
+        // And version 1's row as a point read would have left it (ModelRegistry.ResolveAsync reads a named version by its keys).
+        await new LastKnownGoodCache(_memory, storage.OutageBreaker, time).GetOrLoadAsync<ModelVersionEntity?>(
+            "row:" + ModelNames.ModelKey(Tenant, Model) + "|1", TimeSpan.FromHours(1), null, false, null, TimeSpan.Zero, _ => Task.FromResult<ModelVersionEntity?>(rows[0]), CancellationToken.None);
         var diskTier = new ModelDiskTier(options, meters, time, NullLogger<ModelDiskTier>.Instance);
         await diskTier.WriteAsync(sha, bytes, CancellationToken.None);
 

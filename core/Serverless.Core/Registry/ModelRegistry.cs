@@ -26,6 +26,7 @@ public sealed class ModelRegistry
     private readonly StorageClients _storage;
     private readonly LastKnownGoodCache _reads;
     private readonly RegistryEpochs? _epochs;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _localWrites = new(StringComparer.Ordinal);
 
     /// <summary>Without change notification: rows are re-read after their 2 s freshness (tools, tests).</summary>
     public ModelRegistry(StorageClients storage, IMemoryCache cache, TimeProvider time)
@@ -63,7 +64,76 @@ public sealed class ModelRegistry
     /// The version a request means: the one named, else the <c>production</c> alias, else the highest
     /// Ready version. Null when there is none (the caller answers 404).
     /// </summary>
+    /// <remarks>
+    /// By point reads of rows (the alias, then the version), each cached as <see cref="GetRowsAsync"/>'s rows are: a
+    /// query of the model's partition costs Azure little, but Azurite answers every query, even one of a single
+    /// partition, by testing every row of the table in an interpreter, so at 100,000 models each miss's query took a
+    /// large share of the emulator's one thread (issue 17); a point read is an index lookup in both. A model with
+    /// neither a <c>production</c> nor a <c>latest</c> alias (only rejected versions, or a publish cut short before
+    /// its alias, which the next publish or <c>fsck</c> repairs) is decided on all its rows, as before.
+    /// </remarks>
     public async ValueTask<ModelVersionEntity?> ResolveAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
+    {
+        var key = ModelNames.ModelKey(tenant, model);
+        if (_reads.TryGetKnown<IReadOnlyList<ModelVersionEntity>>("registry:" + key, out _))
+        {
+            // All the model's rows are held already (its metadata was asked for): they answer, a version they lack included.
+            return await ResolveFromRowsAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+        }
+
+        string? target;
+        if (version is null)
+        {
+            target = (await ReadRowAsync(tenant, key, ModelVersionEntity.AliasPrefix + ProductionAlias, cancellationToken).ConfigureAwait(false))?.Version
+                ?? (await ReadRowAsync(tenant, key, ModelVersionEntity.AliasPrefix + LatestAlias, cancellationToken).ConfigureAwait(false))?.Version;
+        }
+        else if (ModelNames.IsValidVersion(version))
+        {
+            target = version;
+        }
+        else
+        {
+            // An alias in the version's place (/versions/production/infer) means the version it points at.
+            target = ModelNames.IsTableKeySafe(version)
+                ? (await ReadRowAsync(tenant, key, ModelVersionEntity.AliasPrefix + version, cancellationToken).ConfigureAwait(false))?.Version
+                : null;
+            if (target is null)
+            {
+                return null;
+            }
+        }
+
+        if (target is not null)
+        {
+            return await ReadRowAsync(tenant, key, target, cancellationToken).ConfigureAwait(false) is { IsAlias: false } row ? row : null;
+        }
+
+        return await ResolveFromRowsAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One row of a model by its keys, cached (a missing row as null) as long as the model's rows would be.</summary>
+    private ValueTask<ModelVersionEntity?> ReadRowAsync(string tenant, string partitionKey, string rowKey, CancellationToken cancellationToken)
+    {
+        Func<string?>? stamp = _epochs is { } epochs ? () => epochs.Current(tenant) : null;
+        return _reads.GetOrLoadAsync(RowCacheKey(tenant, partitionKey, rowKey), CacheDuration, absentFor: null, refreshAhead: true, stamp, EpochValidity, async ct =>
+        {
+            var response = await _storage.ModelsTable.GetEntityIfExistsAsync<ModelVersionEntity>(partitionKey, rowKey, cancellationToken: ct).ConfigureAwait(false);
+            return response.HasValue ? response.Value : null;
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// The cache key of one row. It carries the count of this process's own writes to the tenant (<see cref="Invalidate"/>),
+    /// so a process that has just changed a model reads its rows again instead of answering from before its change; a
+    /// router or shard never writes, and keeps one key per row.
+    /// </summary>
+    private string RowCacheKey(string tenant, string partitionKey, string rowKey) =>
+        _localWrites.TryGetValue(tenant, out var writes)
+            ? string.Concat("row:", partitionKey, "|", rowKey, "|", writes.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            : string.Concat("row:", partitionKey, "|", rowKey);
+
+    /// <summary>The version a request means, decided on all of the model's rows (a query of its partition).</summary>
+    private async ValueTask<ModelVersionEntity?> ResolveFromRowsAsync(string tenant, string model, string? version, CancellationToken cancellationToken)
     {
         var rows = await GetRowsAsync(tenant, model, cancellationToken).ConfigureAwait(false);
         if (version is null)
@@ -105,9 +175,18 @@ public sealed class ModelRegistry
     /// </summary>
     public ModelVersionEntity? TryGetKnownVersion(string tenant, string model, string version)
     {
-        if (!ModelNames.IsValidVersion(version)
-            || !_reads.TryGetKnown<IReadOnlyList<ModelVersionEntity>>("registry:" + ModelNames.ModelKey(tenant, model), out var rows)
-            || rows is null)
+        if (!ModelNames.IsValidVersion(version))
+        {
+            return null;
+        }
+
+        var key = ModelNames.ModelKey(tenant, model);
+        if (_reads.TryGetKnown<ModelVersionEntity?>(RowCacheKey(tenant, key, version), out var known) && known is { IsAlias: false })
+        {
+            return known;
+        }
+
+        if (!_reads.TryGetKnown<IReadOnlyList<ModelVersionEntity>>("registry:" + key, out var rows) || rows is null)
         {
             return null;
         }
@@ -146,13 +225,66 @@ public sealed class ModelRegistry
     }
 
     /// <summary>Forgets the cached rows of a model, after a change to them.</summary>
-    public void Invalidate(string tenant, string model) => _reads.Expire<IReadOnlyList<ModelVersionEntity>>("registry:" + ModelNames.ModelKey(tenant, model));
+    public void Invalidate(string tenant, string model)
+    {
+        _reads.Expire<IReadOnlyList<ModelVersionEntity>>("registry:" + ModelNames.ModelKey(tenant, model));
+        // Every cached row of the tenant gets a new key in this process (RowCacheKey): one counter per tenant, not per row.
+        _localWrites.AddOrUpdate(tenant, 1, static (_, n) => n + 1);
+    }
 
     /// <summary>Reads one version row straight from storage (no cache).</summary>
     public async Task<ModelVersionEntity?> GetAsync(string tenant, string model, string version, CancellationToken cancellationToken)
     {
         var response = await _storage.ModelsTable.GetEntityIfExistsAsync<ModelVersionEntity>(ModelNames.ModelKey(tenant, model), version, cancellationToken: cancellationToken).ConfigureAwait(false);
         return response.HasValue ? response.Value : null;
+    }
+
+    /// <summary>All rows (versions and aliases) of one model read straight from storage (no cache): one partition query.</summary>
+    public async Task<List<ModelVersionEntity>> ReadRowsAsync(string tenant, string model, CancellationToken cancellationToken)
+    {
+        var key = ModelNames.ModelKey(tenant, model);
+        var rows = new List<ModelVersionEntity>();
+        await foreach (var row in _storage.ModelsTable.QueryAsync<ModelVersionEntity>(e => e.PartitionKey == key, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// Inserts the first row of a model together with its <c>latest</c> alias, in one transaction of the model's
+    /// partition: a model's first publish costs one write instead of an insert, a read of the partition and an alias
+    /// write (publishing a fleet of new models is mostly first publishes). False when either row exists (409): another
+    /// writer was first, and the caller takes the general path (<see cref="TryInsertAsync"/>, then the latest alias).
+    /// </summary>
+    public async Task<bool> TryInsertFirstAsync(ModelVersionEntity entity, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        var latest = new ModelVersionEntity
+        {
+            PartitionKey = entity.PartitionKey,
+            RowKey = ModelVersionEntity.AliasPrefix + LatestAlias,
+            Tenant = entity.Tenant,
+            Model = entity.Model,
+            Version = entity.RowKey,
+            State = ModelStates.Ready,
+            PublishedAt = entity.PublishedAt,
+        };
+        try
+        {
+            await _storage.ModelsTable.SubmitTransactionAsync(
+                [new Azure.Data.Tables.TableTransactionAction(Azure.Data.Tables.TableTransactionActionType.Add, entity), new Azure.Data.Tables.TableTransactionAction(Azure.Data.Tables.TableTransactionActionType.Add, latest)],
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (Azure.RequestFailedException e) when (e.Status == 409)
+        {
+            Invalidate(entity.Tenant, entity.Model);
+            return false;
+        }
+
+        await ChangedAsync(entity.Tenant, entity.Model, cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>

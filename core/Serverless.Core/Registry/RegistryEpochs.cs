@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Serverless.Core.Concurrency;
 using Serverless.Core.Storage;
 
 namespace Serverless.Core.Registry;
@@ -42,11 +43,14 @@ public sealed class RegistryEpochs
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, KeyRefresh> _refreshes = new(StringComparer.Ordinal);
     private readonly Lock _writing = new();
+    private readonly CoalescingRunner<string> _bumps;
     private Snapshot? _last;
     private long _refreshReads;
 
     public RegistryEpochs(StorageClients storage, TimeProvider time)
     {
+        // A shared bump is not cancelled by one caller leaving (CoalescingRunner); the write is bounded by the client's own timeouts.
+        _bumps = new CoalescingRunner<string>(key => BumpAsync(storage, key, CancellationToken.None), StringComparer.Ordinal);
         _storage = storage;
         _time = time;
     }
@@ -170,8 +174,12 @@ public sealed class RegistryEpochs
     /// </summary>
     public const string TenantsKey = "_tenants";
 
-    /// <summary>Gives the tenant a new epoch, after a change to its registry rows.</summary>
-    public Task BumpAsync(string tenant, CancellationToken cancellationToken) => BumpAsync(_storage, tenant, cancellationToken);
+    /// <summary>
+    /// Gives the tenant a new epoch, after a change to its registry rows. Concurrent changes of one tenant share bumps
+    /// (<see cref="CoalescingRunner{TKey}"/>): each caller returns after a bump that started after its call, so readers
+    /// still see every change, and a folder of publishes landing together costs a couple of writes, not one each.
+    /// </summary>
+    public Task BumpAsync(string tenant, CancellationToken cancellationToken) => _bumps.RunAsync(tenant, cancellationToken);
 
     /// <summary>Gives <paramref name="key"/> (a tenant, or <see cref="TenantsKey"/>) a new epoch; for writers without a poller (tools).</summary>
     public static async Task BumpAsync(StorageClients storage, string key, CancellationToken cancellationToken)

@@ -14,7 +14,11 @@ namespace Serverless.Cli.Publishing;
 /// </summary>
 public sealed class DropPublisher
 {
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+    /// <summary>
+    /// The waits between reads of the verdict: short first, since a tiny model's publish takes tens of milliseconds and a
+    /// folder publishes only as fast as its verdicts are seen; then every 200 ms, so a slow one costs few reads.
+    /// </summary>
+    private static readonly TimeSpan[] PollIntervals = [TimeSpan.FromMilliseconds(25), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200)];
     private readonly StorageClients _storage;
     private readonly ModelRegistry _registry;
     private readonly DropEventNotifier? _events;
@@ -46,6 +50,16 @@ public sealed class DropPublisher
         return true;
     }
 
+    /// <summary>
+    /// Publishes <paramref name="content"/> as the model's next version (<see cref="NextVersionAsync"/>): the model's rows
+    /// are read once, for the version number, and the new version has no row to check (it is above every numeric one).
+    /// </summary>
+    public async Task<(string Version, PublishOutcome Outcome)> PublishNextAsync(string tenant, string model, byte[] content, byte[]? manifest, TimeSpan timeout, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        var version = await NextVersionAsync(tenant, model, cancellationToken).ConfigureAwait(false);
+        return (version, await PublishAsync(tenant, model, version, content, manifest, timeout, progress, knownAbsent: true, cancellationToken).ConfigureAwait(false));
+    }
+
     /// <summary>The version after the highest numeric one the model has, or "1".</summary>
     /// <remarks>
     /// One partition's rows (the model's), read fresh: it used to list every row of the tenant for each model, which
@@ -74,11 +88,15 @@ public sealed class DropPublisher
     /// Drops the model (and its <c>model.json</c> first, when given, since the drop of <c>model.onnx</c> is
     /// what triggers publishing) and waits for the verdict. <paramref name="progress"/> hears bytes uploaded.
     /// </summary>
-    public async Task<PublishOutcome> PublishAsync(string tenant, string model, string version, byte[] content, byte[]? manifest, TimeSpan timeout, IProgress<long>? progress, CancellationToken cancellationToken)
+    public Task<PublishOutcome> PublishAsync(string tenant, string model, string version, byte[] content, byte[]? manifest, TimeSpan timeout, IProgress<long>? progress, CancellationToken cancellationToken) =>
+        PublishAsync(tenant, model, version, content, manifest, timeout, progress, knownAbsent: false, cancellationToken);
+
+    /// <remarks><paramref name="knownAbsent"/>: the caller has just read that the version has no row (no read of it here).</remarks>
+    private async Task<PublishOutcome> PublishAsync(string tenant, string model, string version, byte[] content, byte[]? manifest, TimeSpan timeout, IProgress<long>? progress, bool knownAbsent, CancellationToken cancellationToken)
     {
         ModelNames.Validate(tenant, model, version);
         var sha = Convert.ToHexStringLower(SHA256.HashData(content));
-        var existing = await _registry.GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
+        var existing = knownAbsent ? null : await _registry.GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
         if (existing is { State: ModelStates.Ready or ModelStates.Retired })
         {
             return existing.Sha256 == sha
@@ -106,7 +124,7 @@ public sealed class DropPublisher
         }
 
         var deadline = DateTime.UtcNow + timeout;
-        while (true)
+        for (var poll = 0; ; poll++)
         {
             var row = await _registry.GetAsync(tenant, model, version, cancellationToken).ConfigureAwait(false);
             if (row is not null && row.Sha256 == sha && row.State is ModelStates.Rejected)
@@ -132,7 +150,7 @@ public sealed class DropPublisher
                 throw new TimeoutException($"no verdict on {tenant}/{model}/{version} within {timeout.TotalSeconds:F0} s: is the publisher running? (the file stays in the drop)");
             }
 
-            await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(PollIntervals[Math.Min(poll, PollIntervals.Length - 1)], cancellationToken).ConfigureAwait(false);
         }
     }
 }

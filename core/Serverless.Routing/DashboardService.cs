@@ -20,15 +20,18 @@ namespace Serverless.Routing;
 /// <summary>
 /// The router's dashboard: checks the admin key (<c>Router__AdminKey</c>) and gathers
 /// <see cref="DashboardData"/> from its own <see cref="RequestWindow"/>, each shard's
-/// <c>/internal/stats</c> and the registry's recent rows (at most once a second, however many viewers).
+/// <c>/internal/stats</c> and the registry's census (<see cref="RegistryCensus"/>), at most once a second however many
+/// viewers. Every list in the answer is bounded (the busiest <see cref="TenantRows"/> tenants, <see cref="HotModelCount"/>
+/// models, the newest publishes) with a count of the rest, so the page stays small with 100,000 models.
 /// </summary>
 public sealed partial class DashboardService
 {
     public const string AdminKeyHeader = "x-admin-key";
     public const string StatsPath = "internal/stats";
     public const int HotModelCount = 10;
-    public const int PublishCount = 15;
-    private static readonly TimeSpan PublishLookback = TimeSpan.FromDays(7);
+
+    /// <summary>Tenants listed (lifetime table, heat map columns): the busiest; the rest are <see cref="DashboardData.MoreTenants"/>.</summary>
+    public const int TenantRows = 50;
 
     private readonly IServiceProvider _services;
     private readonly RequestWindow _window;
@@ -91,7 +94,7 @@ public sealed partial class DashboardService
         var snapshot = _window.Snapshot(minutes);
         var rows = await ShardRowsAsync(cancellationToken).ConfigureAwait(false);
         var statsTask = Task.WhenAll(rows.Select(row => FetchStatsAsync(row, cancellationToken)));
-        var publishesTask = RecentPublishesAsync(cancellationToken);
+        var censusTask = _services.GetRequiredService<RegistryCensus>().GetAsync(cancellationToken);
         var hotTask = HotModelsAsync(snapshot, cancellationToken);
 
         var perShard = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -118,15 +121,29 @@ public sealed partial class DashboardService
             }
         }
 
-        var lifetime = _window.Totals()
+        var allLifetime = _window.Totals()
             .GroupBy(p => p.Key.Tenant, StringComparer.Ordinal)
             .Select(g => new TenantTotal(g.Key, g.Sum(p => p.Value), g.Where(p => p.Key.Status is >= 200 and < 300).Sum(p => p.Value)))
             .OrderByDescending(t => t.Requests)
+            .ThenBy(t => t.Tenant, StringComparer.Ordinal)
             .ToList();
-        foreach (var total in lifetime)
+        foreach (var total in allLifetime)
         {
             tenants.Add(total.Tenant);
         }
+
+        // The busiest tenants only (in the window, then since the start): the heat map's columns and the lifetime table.
+        var windowByTenant = heat.GroupBy(p => p.Key.Tenant, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(p => p.Value), StringComparer.Ordinal);
+        var lifetimeByTenant = allLifetime.ToDictionary(t => t.Tenant, t => t.Requests, StringComparer.Ordinal);
+        var listedTenants = tenants
+            .OrderByDescending(t => windowByTenant.GetValueOrDefault(t))
+            .ThenByDescending(t => lifetimeByTenant.GetValueOrDefault(t))
+            .ThenBy(t => t, StringComparer.Ordinal)
+            .Take(TenantRows)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        var listed = new HashSet<string>(listedTenants, StringComparer.Ordinal);
+        var lifetime = allLifetime.Take(TenantRows).ToList();
 
         var stats = await statsTask.ConfigureAwait(false);
         var shards = new List<ShardRow>(rows.Count);
@@ -141,17 +158,24 @@ public sealed partial class DashboardService
         }
 
         var seconds = Math.Max(1, snapshot.Series.Count * RequestWindow.BucketSeconds);
+        var census = await censusTask.ConfigureAwait(false);
+        IReadOnlyList<PublishRow> publishes = census?.Recent ?? [];
         return new DashboardData(
             _time.GetUtcNow(),
             minutes,
             new WindowTotals(requests, errors, rejected, Math.Round((double)requests / seconds, 2), snapshot.P50Ms, snapshot.P99Ms),
             lifetime,
-            tenants.ToList(),
+            listedTenants,
             shards,
-            heat.Select(p => new HeatCell(p.Key.Shard, p.Key.Tenant, p.Value)).OrderBy(c => c.Shard, StringComparer.Ordinal).ThenBy(c => c.Tenant, StringComparer.Ordinal).ToList(),
+            heat.Where(p => listed.Contains(p.Key.Tenant)).Select(p => new HeatCell(p.Key.Shard, p.Key.Tenant, p.Value)).OrderBy(c => c.Shard, StringComparer.Ordinal).ThenBy(c => c.Tenant, StringComparer.Ordinal).ToList(),
             await hotTask.ConfigureAwait(false),
             snapshot.Series,
-            await publishesTask.ConfigureAwait(false));
+            publishes)
+        {
+            MorePublishes = census is null ? 0 : Math.Max(0, census.PublishedInLookback - publishes.Count),
+            MoreTenants = tenants.Count - listedTenants.Count,
+            Registry = census?.Totals,
+        };
     }
 
     private async Task<List<(ShardEntity Row, bool Live)>> ShardRowsAsync(CancellationToken cancellationToken)
@@ -248,45 +272,6 @@ public sealed partial class DashboardService
         return result;
     }
 
-    private async Task<List<PublishRow>> RecentPublishesAsync(CancellationToken cancellationToken)
-    {
-        const string key = "dashboard:publishes";
-        if (_cache.TryGetValue(key, out List<PublishRow>? cached) && cached is not null)
-        {
-            return cached;
-        }
-
-        var since = _time.GetUtcNow() - PublishLookback;
-        var rows = new List<PublishRow>();
-        try
-        {
-            var storage = _services.GetRequiredService<StorageClients>();
-            var filter = TableClient.CreateQueryFilter($"PublishedAt ge {since}");
-            string[] select = ["PartitionKey", "RowKey", "Tenant", "Model", "Version", "State", "Error", "DropError", "SizeBytes", "PublishedAt"];
-            await foreach (var row in storage.ModelsTable.QueryAsync<ModelVersionEntity>(filter, select: select, cancellationToken: cancellationToken).ConfigureAwait(false))
-            {
-                if (row.IsAlias)
-                {
-                    continue;
-                }
-
-                var error = !string.IsNullOrEmpty(row.Error) ? row.Error : !string.IsNullOrEmpty(row.DropError) ? "drop refused: " + row.DropError : null;
-                rows.Add(new PublishRow(row.Tenant, row.Model, row.Version, row.State, error, row.SizeBytes, row.PublishedAt));
-            }
-        }
-        catch (Azure.RequestFailedException e)
-        {
-            LogRegistryFailed(e.Message);
-        }
-
-        var recent = rows.OrderByDescending(r => r.PublishedAt).Take(PublishCount).ToList();
-        _cache.Set(key, recent, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromSeconds(5), Size = 1 });
-        return recent;
-    }
-
     [LoggerMessage(Level = LogLevel.Debug, Message = "Stats of shard {ShardId} unavailable: {Reason}")]
     private partial void LogStatsFailed(string shardId, string reason);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Recent publishes unavailable: {Reason}")]
-    private partial void LogRegistryFailed(string reason);
 }

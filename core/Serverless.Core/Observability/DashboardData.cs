@@ -13,7 +13,17 @@ public sealed record DashboardData(
     IReadOnlyList<HeatCell> Heat,
     IReadOnlyList<HotModel> HotModels,
     IReadOnlyList<LatencyPoint> Series,
-    IReadOnlyList<PublishRow> Publishes);
+    IReadOnlyList<PublishRow> Publishes)
+{
+    /// <summary>Versions published in the lookback that <see cref="Publishes"/> does not list (it has the newest only).</summary>
+    public long MorePublishes { get; init; }
+
+    /// <summary>Tenants with requests that <see cref="Lifetime"/> and <see cref="Tenants"/> do not list (they have the busiest only).</summary>
+    public long MoreTenants { get; init; }
+
+    /// <summary>The registry in figures (its last census); null until the first census pass has finished.</summary>
+    public RegistryTotals? Registry { get; init; }
+}
 
 /// <summary>The window's requests, 5xx answers, other non-2xx answers, throughput and latency percentiles.</summary>
 public sealed record WindowTotals(long Requests, long Errors, long Rejected, double RequestsPerSecond, double P50Ms, double P99Ms);

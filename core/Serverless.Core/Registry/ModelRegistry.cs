@@ -348,13 +348,17 @@ public sealed class ModelRegistry
         return rows;
     }
 
-    /// <summary>Lists every version row (not aliases), of one tenant or of all.</summary>
+    /// <summary>
+    /// Lists every version row (not aliases), of one tenant or of all, into memory: for tests and small registries only;
+    /// listings for people page with <see cref="ModelListing"/>.
+    /// </summary>
     public async Task<IReadOnlyList<ModelVersionEntity>> ListAsync(string? tenant, CancellationToken cancellationToken)
     {
         var rows = new List<ModelVersionEntity>();
         var query = tenant is null
             ? _storage.ModelsTable.QueryAsync<ModelVersionEntity>(cancellationToken: cancellationToken)
-            : _storage.ModelsTable.QueryAsync<ModelVersionEntity>(e => e.Tenant == tenant, cancellationToken: cancellationToken);
+            // The tenant's partitions as a key range: a filter on the Tenant property would scan every tenant's rows.
+            : _storage.ModelsTable.QueryAsync<ModelVersionEntity>(ModelListing.Filter(new ModelListQuery { Tenant = tenant }), cancellationToken: cancellationToken);
         await foreach (var row in query.ConfigureAwait(false))
         {
             if (!row.IsAlias)

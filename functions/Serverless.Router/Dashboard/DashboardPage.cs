@@ -59,8 +59,9 @@ internal static class DashboardPage
     <div class="legend dim"><span><i class="sw" style="background:var(--accent)"></i>p50</span><span><i class="sw" style="background:var(--p99)"></i>p99</span><span><i class="sw" style="background:#2c3a48;height:8px"></i>requests</span></div></section>
   <section class="wide"><h2>Shards: session cache</h2><table id="shards"><thead><tr><th>shard</th><th>pool</th><th>state</th><th class="n">requests</th><th>cache hit rate</th><th>resident / budget</th><th class="n">sessions</th><th class="n">loads</th><th class="n">mean load ms</th><th class="n">evictions</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Hottest models and their replicas</h2><table id="hot"><thead><tr><th>tenant / model</th><th class="n">requests</th><th class="n">5xx</th><th>served by</th><th>replicas</th></tr></thead><tbody></tbody></table></section>
-  <section><h2>Requests per tenant since the router started</h2><table id="lifetime"><thead><tr><th>tenant</th><th class="n">requests</th><th class="n">2xx</th><th></th></tr></thead><tbody></tbody></table></section>
-  <section class="wide"><h2>Recent publishes and rejections</h2><table id="publishes"><thead><tr><th>when</th><th>tenant / model</th><th>version</th><th>state</th><th class="n">size</th><th>reason</th></tr></thead><tbody></tbody></table></section>
+  <section><h2>Requests per tenant since the router started</h2><table id="lifetime"><thead><tr><th>tenant</th><th class="n">requests</th><th class="n">2xx</th><th></th></tr></thead><tbody></tbody></table><p class="dim" id="tenants-more"></p></section>
+  <section class="wide"><h2>Recent publishes and rejections</h2><table id="publishes"><thead><tr><th>when</th><th>tenant / model</th><th>version</th><th>state</th><th class="n">size</th><th>reason</th></tr></thead><tbody></tbody></table><p class="dim" id="publishes-more"></p></section>
+  <section class="wide"><h2>Registry: models and versions by tenant</h2><p class="dim" id="registry-note">counting…</p><table id="registry"><thead><tr><th>tenant</th><th class="n">models</th><th class="n">Ready</th><th class="n">Rejected</th><th class="n">Retired</th></tr></thead><tbody></tbody></table><p class="dim" id="registry-more"></p></section>
 </main>
 <script>
 (function () {
@@ -137,6 +138,19 @@ internal static class DashboardPage
     $('publishes').tBodies[0].innerHTML = d.publishes.length ? d.publishes.map(p =>
       `<tr><td class="dim">${ago(p.publishedAt)}</td><td>${esc(p.tenant)} / ${esc(p.model)}</td><td>${esc(p.version)}</td><td><span class="badge ${esc(p.state)}">${esc(p.state)}</span></td><td class="n">${bytes(p.sizeBytes)}</td><td title="${esc(p.error)}">${esc(p.error || '')}</td></tr>`).join('')
       : '<tr><td colspan="6" class="dim">no publishes in the last 7 days</td></tr>';
+    // Every list is bounded by the router; what it leaves out is a count, said here.
+    $('publishes-more').textContent = d.morePublishes ? 'and ' + fmt(d.morePublishes) + ' more in the last 7 days' : '';
+    $('publishes-more').dataset.more = d.morePublishes || 0;
+    $('tenants-more').textContent = d.moreTenants ? 'and ' + fmt(d.moreTenants) + ' more tenants' : '';
+    const r = d.registry;
+    if (r) {
+      $('registry-note').innerHTML = `<span id="registry-models" data-models="${r.models}">${fmt(r.models)}</span> models, ${fmt(r.versions)} versions: ` +
+        `${fmt(r.ready)} Ready, ${fmt(r.rejected)} Rejected, ${fmt(r.retired)} Retired — counted ${r.countedAt ? ago(r.countedAt) : '–'} in ${r.passSeconds.toFixed(1)} s` +
+        (r.capped ? ` <b>(capped: only the first ${fmt(r.rowsRead)} rows in key order were counted; figures are lower bounds)</b>` : ' (exact)');
+      $('registry').tBodies[0].innerHTML = r.tenants.map(t =>
+        `<tr data-registry-tenant="${esc(t.tenant)}"><td>${esc(t.tenant)}</td><td class="n">${fmt(t.models)}</td><td class="n">${fmt(t.ready)}</td><td class="n">${fmt(t.rejected)}</td><td class="n">${fmt(t.retired)}</td></tr>`).join('');
+      $('registry-more').textContent = r.moreTenants ? 'and ' + fmt(r.moreTenants) + ' more tenants' : '';
+    }
     $('updated').textContent = 'updated ' + new Date(d.generatedAt).toLocaleTimeString('en-GB');
     $('updated').dataset.generatedAt = d.generatedAt;
     document.body.dataset.ready = '1';

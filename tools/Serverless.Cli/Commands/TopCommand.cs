@@ -15,6 +15,9 @@ namespace Serverless.Cli.Commands;
 /// </summary>
 internal static class TopCommand
 {
+    /// <summary>Publishes shown in a frame; the rest are counted in the footer.</summary>
+    private const int ShownPublishes = 8;
+
     public static Command Create()
     {
         var once = new Option<bool>("--once") { Description = "Print one frame and exit" };
@@ -151,14 +154,32 @@ internal static class TopCommand
         }
 
         var publishes = new Table().Title("recent publishes").AddColumns("published", "tenant", "model", "version", "state", "reason");
-        foreach (var p in d.Publishes.Take(8))
+        foreach (var p in d.Publishes.Take(ShownPublishes))
         {
             var state = p.State switch { "Ready" => "[green]Ready[/]", "Rejected" => "[red]Rejected[/]", _ => Markup.Escape(p.State) };
             var reason = p.Error is null ? "" : Markup.Escape(p.Error.Length > 70 ? p.Error[..70] + "…" : p.Error);
             publishes.AddRow(p.PublishedAt.ToLocalTime().ToString("MM-dd HH:mm:ss", CultureInfo.InvariantCulture), Markup.Escape(p.Tenant), Markup.Escape(p.Model), Markup.Escape(p.Version), state, reason);
         }
 
-        return new Rows(header, shards, heat, hot, publishes);
+        var footer = new List<string>();
+        var morePublishes = d.MorePublishes + Math.Max(0, d.Publishes.Count - ShownPublishes);
+        if (morePublishes > 0)
+        {
+            footer.Add($"and {morePublishes.ToString("N0", CultureInfo.InvariantCulture)} more publishes in the last 7 days");
+        }
+
+        if (d.MoreTenants > 0 || d.Tenants.Count > tenants.Count)
+        {
+            footer.Add($"and {(d.MoreTenants + d.Tenants.Count - tenants.Count).ToString("N0", CultureInfo.InvariantCulture)} more tenants than the heat map shows");
+        }
+
+        if (d.Registry is { } r)
+        {
+            footer.Add(string.Create(CultureInfo.InvariantCulture,
+                $"registry: {r.Models:N0} models, {r.Versions:N0} versions ({r.Ready:N0} Ready, {r.Rejected:N0} Rejected, {r.Retired:N0} Retired) in {r.Tenants.Count + r.MoreTenants:N0} tenants{(r.Capped ? $", capped: the first {r.RowsRead:N0} rows only" : "")}"));
+        }
+
+        return new Rows(header, shards, heat, hot, publishes, new Markup("[grey]" + Markup.Escape(string.Join("\n", footer)) + "[/]"));
     }
 
     private static string HeatColor(long n, long max) => ((double)n / max) switch

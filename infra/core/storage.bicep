@@ -32,6 +32,7 @@ var tableNames = [
   'shards'
   'tenants'
   'registryepochs'
+  'registrynames'
   'audit'
 ]
 

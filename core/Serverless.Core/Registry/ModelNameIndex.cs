@@ -62,6 +62,8 @@ public sealed class ModelNameIndex
     private readonly Lock _evicting = new();
     private long _names;
     private long _loads;
+    private long _feedReads;
+    private readonly RegistryNameFeed _feed;
 
     public ModelNameIndex(StorageClients storage, RegistryEpochs epochs, TimeProvider time)
         : this(storage, epochs, time, MaxTenants, MaxNames)
@@ -79,6 +81,7 @@ public sealed class ModelNameIndex
         _maxTenants = maxTenants;
         _maxNames = maxNames;
         _seed = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(sizeof(ulong)));
+        _feed = new RegistryNameFeed(storage, time);
     }
 
     /// <summary>Tenants whose sets are held now.</summary>
@@ -89,6 +92,15 @@ public sealed class ModelNameIndex
 
     /// <summary>Range queries made so far (one per set loaded): what junk names cost storage.</summary>
     public long Loads => Interlocked.Read(ref _loads);
+
+    /// <summary>Reads of the name feed made so far (one per set brought up to date from it).</summary>
+    public long FeedReads => Interlocked.Read(ref _feedReads);
+
+    /// <summary>
+    /// The longest a set goes without a read of all the tenant's names. Long: at 100,000 models a full read is a hundred
+    /// pages (and many times that in Azurite's time); the name feed keeps a set current in between.
+    /// </summary>
+    public static readonly TimeSpan FullReloadInterval = TimeSpan.FromMinutes(30);
 
     /// <summary>
     /// Without waiting: true when the tenant's held set has the name, false when it does not, null when no set is
@@ -173,8 +185,38 @@ public sealed class ModelNameIndex
     private Task<Entry> Load(string tenant, string? epoch) =>
         _loading.JoinOrStart(tenant, (Index: this, Epoch: epoch), static (t, s) => s.Index.LoadAsync(t, s.Epoch));
 
-    /// <summary>One range query of the tenant's registry partitions; the epoch is the one current before it started.</summary>
+    /// <summary>
+    /// Brings the tenant's set up to the epoch current before it started: from the name feed when a set is held that was
+    /// brought up to date within the feed's retention (<see cref="RegistryNameFeed"/>: a few rows), else by reading all
+    /// the tenant's names. A set is read in full at least every <see cref="FullReloadInterval"/>, so a name whose
+    /// feed row was never written (its writer stopped between its row and its bump) is not missing for longer.
+    /// </summary>
     private async Task<Entry> LoadAsync(string tenant, string? epoch)
+    {
+        var nowTicks = _time.GetUtcNow().UtcTicks;
+        if (_sets.TryGetValue(tenant, out var held)
+            && nowTicks - held.FeedFromTicks < (RegistryNameFeed.Retention - RegistryNameFeed.ClockMargin).Ticks
+            && nowTicks - held.FullLoadedAtTicks < FullReloadInterval.Ticks)
+        {
+            var updatedAt = _time.GetTimestamp();
+            using var feedTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            Interlocked.Increment(ref _feedReads);
+            var names = await _feed.ReadSinceAsync(tenant, held.FeedFromTicks, feedTimeout.Token).ConfigureAwait(false);
+            var updated = new Entry(held.Names.With(names), epoch, updatedAt, held.AbsentReads)
+            {
+                LastUsed = Math.Max(held.LastUsed, updatedAt),
+                FeedFromTicks = nowTicks - RegistryNameFeed.ClockMargin.Ticks,
+                FullLoadedAtTicks = held.FullLoadedAtTicks,
+            };
+            Keep(tenant, updated);
+            return updated;
+        }
+
+        return await LoadAllAsync(tenant, epoch, nowTicks).ConfigureAwait(false);
+    }
+
+    /// <summary>One range query of the tenant's registry partitions; the epoch is the one current before it started.</summary>
+    private async Task<Entry> LoadAllAsync(string tenant, string? epoch, long nowTicks)
     {
         var started = _time.GetTimestamp();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -195,7 +237,13 @@ public sealed class ModelNameIndex
             }
         }
 
-        var entry = new Entry(ModelNameSet.FromHashes(hashes, _seed), epoch, started, new ReadBudget(_time, AbsentReadsPerSecond)) { LastUsed = started };
+        var entry = new Entry(ModelNameSet.FromHashes(hashes, _seed), epoch, started, new ReadBudget(_time, AbsentReadsPerSecond))
+        {
+            LastUsed = started,
+            // Names written to the feed while the rows were read are added by the next update (added twice is added once).
+            FeedFromTicks = nowTicks - RegistryNameFeed.ClockMargin.Ticks,
+            FullLoadedAtTicks = nowTicks,
+        };
         Keep(tenant, entry);
         return entry;
     }
@@ -275,6 +323,12 @@ public sealed class ModelNameIndex
         public ModelNameSet Names { get; }
 
         public string? Epoch { get; }
+
+        /// <summary>UTC ticks from which the next update reads the name feed.</summary>
+        public long FeedFromTicks { get; init; }
+
+        /// <summary>UTC ticks of the last read of all the tenant's names.</summary>
+        public long FullLoadedAtTicks { get; init; }
 
         public long LoadedAt { get; }
 

@@ -50,6 +50,29 @@ public sealed class ModelNameSet
         return new ModelNameSet(sorted[..count].ToArray(), seed);
     }
 
+    /// <summary>This set with <paramref name="names"/> added (this one when it has them all already).</summary>
+    public ModelNameSet With(IReadOnlyList<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        List<ulong>? added = null;
+        foreach (var name in names)
+        {
+            var hash = Hash(name, _seed);
+            if (Array.BinarySearch(_hashes, hash) < 0)
+            {
+                (added ??= new List<ulong>(_hashes.Length + names.Count)).Add(hash);
+            }
+        }
+
+        if (added is null)
+        {
+            return this;
+        }
+
+        added.AddRange(_hashes);
+        return FromHashes(added, _seed);
+    }
+
     /// <summary>A set of the given names (tests, small sets).</summary>
     public static ModelNameSet Of(IEnumerable<string> names, ulong seed)
     {

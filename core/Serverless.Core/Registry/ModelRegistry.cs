@@ -217,7 +217,7 @@ public sealed class ModelRegistry
 
         try
         {
-            await _epochs.BumpAsync(tenant, cancellationToken).ConfigureAwait(false);
+            await _epochs.BumpAsync(tenant, model, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is Azure.RequestFailedException || StorageFaults.IsTransient(e, cancellationToken))
         {

@@ -44,13 +44,16 @@ public sealed class RegistryEpochs
     private readonly ConcurrentDictionary<string, KeyRefresh> _refreshes = new(StringComparer.Ordinal);
     private readonly Lock _writing = new();
     private readonly CoalescingRunner<string> _bumps;
+    private readonly RegistryNameFeed _names;
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _touched = new(StringComparer.Ordinal);
     private Snapshot? _last;
     private long _refreshReads;
 
     public RegistryEpochs(StorageClients storage, TimeProvider time)
     {
         // A shared bump is not cancelled by one caller leaving (CoalescingRunner); the write is bounded by the client's own timeouts.
-        _bumps = new CoalescingRunner<string>(key => BumpAsync(storage, key, CancellationToken.None), StringComparer.Ordinal);
+        _names = new RegistryNameFeed(storage, time);
+        _bumps = new CoalescingRunner<string>(BumpWithNamesAsync, StringComparer.Ordinal);
         _storage = storage;
         _time = time;
     }
@@ -179,7 +182,56 @@ public sealed class RegistryEpochs
     /// (<see cref="CoalescingRunner{TKey}"/>): each caller returns after a bump that started after its call, so readers
     /// still see every change, and a folder of publishes landing together costs a couple of writes, not one each.
     /// </summary>
-    public Task BumpAsync(string tenant, CancellationToken cancellationToken) => _bumps.RunAsync(tenant, cancellationToken);
+    public Task BumpAsync(string tenant, CancellationToken cancellationToken) => BumpAsync(tenant, model: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="BumpAsync(string, CancellationToken)"/>, after a change to <paramref name="model"/>'s rows: the bump
+    /// also writes the model's name to the tenant's name feed (<see cref="RegistryNameFeed"/>) before the new epoch, so
+    /// readers add it to their sets instead of reading all the tenant's names again. Names of changes that share a bump
+    /// share its row.
+    /// </summary>
+    public Task BumpAsync(string tenant, string? model, CancellationToken cancellationToken)
+    {
+        if (model is not null)
+        {
+            _touched.GetOrAdd(tenant, static _ => new ConcurrentQueue<string>()).Enqueue(model);
+        }
+
+        return _bumps.RunAsync(tenant, cancellationToken);
+    }
+
+    /// <summary>One coalesced bump: the names touched since the last one, then the new epoch.</summary>
+    private async Task BumpWithNamesAsync(string tenant)
+    {
+        HashSet<string>? names = null;
+        if (_touched.TryGetValue(tenant, out var queue))
+        {
+            while (queue.TryDequeue(out var name))
+            {
+                (names ??= new HashSet<string>(StringComparer.Ordinal)).Add(name);
+            }
+        }
+
+        if (names is not null)
+        {
+            try
+            {
+                await _names.AppendAsync(tenant, names, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Kept for the next bump, which a caller of this one (it fails) or the next change starts.
+                foreach (var name in names)
+                {
+                    queue!.Enqueue(name);
+                }
+
+                throw;
+            }
+        }
+
+        await BumpAsync(_storage, tenant, CancellationToken.None).ConfigureAwait(false);
+    }
 
     /// <summary>Gives <paramref name="key"/> (a tenant, or <see cref="TenantsKey"/>) a new epoch; for writers without a poller (tools).</summary>
     public static async Task BumpAsync(StorageClients storage, string key, CancellationToken cancellationToken)

@@ -43,6 +43,7 @@ public sealed class StorageClients
         ShardsTable = Tables.GetTableClient(StorageNames.ShardsTable);
         TenantsTable = Tables.GetTableClient(StorageNames.TenantsTable);
         RegistryEpochsTable = Tables.GetTableClient(StorageNames.RegistryEpochsTable);
+        RegistryNamesTable = Tables.GetTableClient(StorageNames.RegistryNamesTable);
         AuditTable = Tables.GetTableClient(StorageNames.AuditTable);
     }
 
@@ -83,6 +84,9 @@ public sealed class StorageClients
     public TableClient TenantsTable { get; }
 
     public TableClient RegistryEpochsTable { get; }
+
+    /// <summary>The model names each tenant's registry changes touched (<see cref="Registry.RegistryNameFeed"/>).</summary>
+    public TableClient RegistryNamesTable { get; }
 
     /// <summary>The audit log of lifecycle commands and repairs.</summary>
     public TableClient AuditTable { get; }

@@ -13,6 +13,12 @@ public static class StorageNames
     /// <summary>One row per tenant whose value changes on every change to that tenant's registry rows (<see cref="Registry.RegistryEpochs"/>).</summary>
     public const string RegistryEpochsTable = "registryepochs";
 
+    /// <summary>
+    /// Per tenant, the model names its registry changes touched, a row per epoch bump that carried any (<see cref="Registry.RegistryNameFeed"/>):
+    /// routers and shards add them to the tenant's set of names instead of reading all its rows again.
+    /// </summary>
+    public const string RegistryNamesTable = "registrynames";
+
     /// <summary>Who changed the lifecycle of which model when, and what fsck repaired (<c>serverless audit</c>).</summary>
     public const string AuditTable = "audit";
 
@@ -23,5 +29,5 @@ public static class StorageNames
     public static IReadOnlyList<string> Containers { get; } = [ModelsContainer, DropContainer];
 
     /// <summary>Every table the platform's code opens, created as <see cref="Containers"/> are.</summary>
-    public static IReadOnlyList<string> Tables { get; } = [ModelsTable, PlacementsTable, ShardsTable, TenantsTable, RegistryEpochsTable, AuditTable];
+    public static IReadOnlyList<string> Tables { get; } = [ModelsTable, PlacementsTable, ShardsTable, TenantsTable, RegistryEpochsTable, RegistryNamesTable, AuditTable];
 }

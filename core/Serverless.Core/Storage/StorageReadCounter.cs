@@ -14,7 +14,7 @@ public sealed class StorageReadCounter : HttpPipelineSynchronousPolicy
     public const string MeterName = "Serverless.Storage";
 
     // The label is one of these names or "other": what storage answers cannot grow the series.
-    private static readonly string[] Tables = [StorageNames.ModelsTable, StorageNames.PlacementsTable, StorageNames.ShardsTable, StorageNames.TenantsTable, StorageNames.RegistryEpochsTable];
+    private static readonly string[] Tables = [StorageNames.ModelsTable, StorageNames.PlacementsTable, StorageNames.ShardsTable, StorageNames.TenantsTable, StorageNames.RegistryEpochsTable, StorageNames.RegistryNamesTable];
     private readonly string[] _segments;
     private readonly Counter<long> _reads;
 

@@ -26,8 +26,10 @@ internal static class ScaleCommand
             var tenantOption = parse.GetValue(tenant);
             var modelName = parse.GetValue(model)!;
             var count = parse.GetValue(replicas);
-            bool? pin = parse.GetValue(unpin) ? false : parse.GetResult(minResident) is null ? null : parse.GetValue(minResident);
-            if (parse.GetValue(unpin) && parse.GetResult(minResident) is not null)
+            // Given on the command line (an option not given may still have an implicit result).
+            var minResidentGiven = parse.GetResult(minResident) is { Implicit: false };
+            bool? pin = parse.GetValue(unpin) ? false : minResidentGiven ? parse.GetValue(minResident) : null;
+            if (parse.GetValue(unpin) && minResidentGiven)
             {
                 Console.Error.WriteLine("error: give --min-resident or --unpin, not both");
                 return 2;

@@ -99,6 +99,7 @@ public sealed partial class ModelLoader
         }
 
         var (bytes, source) = read ?? await ReadBytesAsync(version.BlobName, version.Sha256, cancellationToken).ConfigureAwait(false);
+        var readDone = Stopwatch.GetTimestamp();
         if (source == ModelSession.FromBlob)
         {
             // Before ONNX Runtime sees the bytes and before the disk tier keeps them: what the tier gives back later
@@ -106,12 +107,14 @@ public sealed partial class ModelLoader
             CheckPublishedHash(version, bytes);
         }
 
+        var creating = Stopwatch.GetTimestamp();
         var session = _runtime.CreateMeasuredSession(bytes, out var nativeBytes);
+        var created = Stopwatch.GetTimestamp();
         // Host memory is charged what the session measurably keeps; device memory (CUDA) is not in the C
         // heap, so a GPU session is charged the estimate.
         var measured = _runtime.ExecutionProvider == OrtRuntime.CpuProvider && IsPlausible(nativeBytes, bytes.LongLength);
         var charge = measured ? nativeBytes + ManagedBytesPerSession : ChargeFor(bytes.LongLength);
-        var loaded = new ModelSession(version.Model, version.Version, session, charge) { LoadSource = source, SizeMeasured = measured, RunMemoryBytes = _runtime.RunMemoryBytes };
+        var loaded = new ModelSession(version.Model, version.Version, session, charge) { LoadSource = source, SizeMeasured = measured, RunMemoryBytes = _runtime.RunMemoryBytes, LoadPhases = (Stopwatch.GetElapsedTime(started, readDone).TotalMilliseconds, Stopwatch.GetElapsedTime(creating, created).TotalMilliseconds) };
         var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         _loadTime.Record(elapsed, new KeyValuePair<string, object?>("source", source));
         LogLoaded(version.Tenant, version.Model, version.Version, bytes.LongLength, source, elapsed, charge, measured ? "measured" : "estimated", read is null ? "" : "; bytes read ahead of the registry row");

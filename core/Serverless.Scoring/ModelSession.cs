@@ -51,6 +51,9 @@ public sealed class ModelSession
     /// <summary>True when <see cref="SizeBytes"/> was measured at load (native bytes kept), false when estimated from the file size.</summary>
     public bool SizeMeasured { get; init; }
 
+    /// <summary>How the load's time went (ms): reading the bytes, then creating the session; for the miss log.</summary>
+    public (double ReadMs, double CreateMs) LoadPhases { get; init; }
+
     public SessionTensor[] Inputs { get; }
 
     public SessionTensor[] Outputs { get; }

@@ -12,6 +12,32 @@ namespace Serverless.Scoring;
 internal sealed class PendingLoad : Flight<ModelSession>
 {
     private ModelSession? _held;
+    private LoadTicket? _ticket;
+    private int _wanted;
+
+    /// <summary>Whether a request waits on this load (it started it, or joined it): its slot comes before warm-ups'.</summary>
+    public bool RequestWaits => Volatile.Read(ref _wanted) == 1;
+
+    /// <summary>A request waits on this load: if it is a warm-up still queued for a slot, it goes ahead of warm-ups.</summary>
+    public void Promote()
+    {
+        if (Interlocked.Exchange(ref _wanted, 1) == 0)
+        {
+            Volatile.Read(ref _ticket)?.Promote();
+        }
+    }
+
+    /// <summary>The load's ticket with the scheduler; a request that joined before it was queued promotes it here.</summary>
+    public void Queued(LoadTicket ticket)
+    {
+        // A full fence between publishing the ticket and reading the flag, as Promote has between setting the flag and
+        // reading the ticket: one of the two sees the other, so a request joining at this moment is never missed.
+        Interlocked.Exchange(ref _ticket, ticket);
+        if (RequestWaits)
+        {
+            ticket.Promote();
+        }
+    }
 
     /// <summary>Counts a waiter out, once it holds its own reference (or gave up); the last one lets go of the load's.</summary>
     public void Leave()

@@ -109,6 +109,7 @@ public sealed partial class ScoringService
             }
 
             var entry = await resolving.ConfigureAwait(false);
+            var resolved = Stopwatch.GetTimestamp();
             servedModel = entry.Model;
             var request = InferenceRequestParser.Parse(body, memory);
             var key = CacheKey(entry);
@@ -123,6 +124,11 @@ public sealed partial class ScoringService
             // run slot is (that is the model outgrowing this replica).
             servingSince = Stopwatch.GetTimestamp();
             var session = lease.Session;
+            if (!lease.CacheHit)
+            {
+                LogMissPhases(entry.Model, Stopwatch.GetElapsedTime(started, resolved).TotalMilliseconds, Stopwatch.GetElapsedTime(resolved, servingSince).TotalMilliseconds, session.LoadPhases.ReadMs, session.LoadPhases.CreateMs);
+            }
+
             var limiter = session.GetOrCreateLimiter(_maxConcurrent, _maxQueued);
             using var permit = limiter.AttemptAcquire() is { IsAcquired: true } now ? now : await limiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
             if (!permit.IsAcquired)
@@ -264,7 +270,7 @@ public sealed partial class ScoringService
         }
     }
 
-    private static string CacheKey(ModelVersionEntity entry) => CacheKey(entry.PartitionKey, entry.Version, entry.Sha256);
+    internal static string CacheKey(ModelVersionEntity entry) => CacheKey(entry.PartitionKey, entry.Version, entry.Sha256);
 
     private static string CacheKey(string modelKey, string version, string sha256) => string.Concat(modelKey, "/", version, "/", sha256);
 
@@ -281,6 +287,9 @@ public sealed partial class ScoringService
             _loader.Prefetch(ModelNames.ModelBlobName(tenant, model, version, routedSha256), routedSha256);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Miss {Model}: resolved in {ResolveMs:F1} ms, leased in {LeaseMs:F1} ms (its load: read {ReadMs:F1} ms, session {CreateMs:F1} ms)")]
+    private partial void LogMissPhases(string model, double resolveMs, double leaseMs, double readMs, double createMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Not loading model {Model}: {Resident} bytes resident, over the limit of {Limit}")]
     private partial void LogShedUnderPressure(string model, long resident, long limit);

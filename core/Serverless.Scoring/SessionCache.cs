@@ -11,7 +11,10 @@ namespace Serverless.Scoring;
 /// once however many requests wait for it (single flight); an evicted session is disposed only after
 /// the last request using it has finished (see <see cref="ModelSession"/>). Eviction happens only when
 /// the budget is reached, least recently used first, except that a session a warm-up loaded and no
-/// request has used yet goes before any used one (<see cref="SessionUse.Warmup"/>).
+/// request has used yet goes before any used one (<see cref="SessionUse.Warmup"/>), and a pinned session
+/// (<see cref="SetPins"/>, <c>serverless scale MODEL --min-resident</c>) is never evicted while pinned, within the
+/// shard's pinned budget. Loads wait for a slot of the shard's <see cref="LoadScheduler"/>: different models load in
+/// parallel up to its bound, and loads that requests wait on go before warm-ups.
 /// </summary>
 /// <remarks>
 /// Each cache entry owns one reference to its session. A warm-up's session enters at low priority (MemoryCache
@@ -31,12 +34,30 @@ public sealed class SessionCache : IDisposable
     private readonly Counter<long> _hits;
     private readonly Counter<long> _misses;
     private readonly Counter<long> _evictions;
+    private readonly LoadScheduler _scheduler;
+    private readonly long _pinnedBudget;
+
+    // Pins: the keys wanted pinned (set by the shard's pin refresh) and the pinned sessions resident now, with their
+    // bytes; guarded by _pinGate (changed every few seconds and on the insert of a wanted key, never on a hit).
+    private readonly Lock _pinGate = new();
+    private readonly Dictionary<string, ModelSession> _pinnedResident = new(StringComparer.Ordinal);
+    private HashSet<string> _pinWanted = new(StringComparer.Ordinal);
+    private long _pinnedBytes;
     private long _residentBytes;
     private int _loadCount;
 
     public SessionCache(IOptions<ShardOptions> options, IMeterFactory meterFactory)
+        : this(options, meterFactory, new LoadScheduler(options, meterFactory))
     {
+    }
+
+    public SessionCache(IOptions<ShardOptions> options, IMeterFactory meterFactory, LoadScheduler scheduler)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        _scheduler = scheduler;
         _budget = options.Value.CacheBytes;
+        _pinnedBudget = options.Value.EffectivePinnedBytes;
         _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = _budget, CompactionPercentage = CompactionShare, TrackStatistics = true });
         _onEvicted = new PostEvictionCallbackRegistration { EvictionCallback = OnEvicted };
         var meter = meterFactory.Create("Serverless.Shard");
@@ -44,6 +65,34 @@ public sealed class SessionCache : IDisposable
         _misses = meter.CreateCounter<long>("serverless.cache.misses");
         _evictions = meter.CreateCounter<long>("serverless.cache.evictions");
         meter.CreateObservableGauge("serverless.cache.resident_bytes", () => Interlocked.Read(ref _residentBytes), "By");
+        meter.CreateObservableGauge("serverless.cache.pinned_bytes", () => PinnedBytes, "By", "Bytes of pinned sessions resident (never evicted), within Shard__PinnedBytes");
+    }
+
+    /// <summary>The shard's load slots (test hook: concurrency and order of loads).</summary>
+    public LoadScheduler Loads => _scheduler;
+
+    /// <summary>Bytes charged by pinned sessions resident now.</summary>
+    public long PinnedBytes
+    {
+        get
+        {
+            lock (_pinGate)
+            {
+                return _pinnedBytes;
+            }
+        }
+    }
+
+    /// <summary>The pinned budget (<see cref="ShardOptions.EffectivePinnedBytes"/>).</summary>
+    public long PinnedBudget => _pinnedBudget;
+
+    /// <summary>Whether the key's session is resident and pinned.</summary>
+    public bool IsPinned(string key)
+    {
+        lock (_pinGate)
+        {
+            return _pinnedResident.ContainsKey(key);
+        }
     }
 
     /// <summary>Bytes charged by resident sessions.</summary>
@@ -83,6 +132,12 @@ public sealed class SessionCache : IDisposable
         // Counted in as a waiter of the load in progress, or of the one this starts.
         var pending = _loads.JoinOrStart<PendingLoad, (SessionCache Cache, Func<CancellationToken, Task<ModelSession>> Load, SessionUse Use)>(
             key, (this, load, use), static (k, s, p) => s.Cache.LoadAndInsertAsync(k, s.Load, s.Use, p));
+        if (use == SessionUse.Request)
+        {
+            // A request waits on this load (perhaps a warm-up's it joined): it must not queue behind warm-ups.
+            pending.Promote();
+        }
+
         ModelSession session;
         bool acquired;
         try
@@ -131,8 +186,18 @@ public sealed class SessionCache : IDisposable
     /// </summary>
     private async Task<ModelSession> LoadAndInsertAsync(string key, Func<CancellationToken, Task<ModelSession>> load, SessionUse use, PendingLoad pending)
     {
+        if (use == SessionUse.Request)
+        {
+            pending.Promote();
+        }
+
+        // One of the shard's load slots, requests' loads first. Granted at once when one is free (no thread hop: the
+        // load's first part runs on the caller's thread until its read awaits), else handed over by a load ending.
+        using var ticket = _scheduler.Enqueue(pending.RequestWaits ? SessionUse.Request : SessionUse.Warmup);
+        pending.Queued(ticket);
+        await ticket.Started.ConfigureAwait(false);
         // A load is shared by every waiter, so no single request's token may cancel it.
-        var session = await Task.Run(() => load(CancellationToken.None)).ConfigureAwait(false);
+        var session = await load(CancellationToken.None).ConfigureAwait(false);
         Interlocked.Increment(ref _loadCount);
         // A reference for the waiters (on top of the cache entry's), until the last has its own.
         session.TryAcquire();
@@ -142,8 +207,89 @@ public sealed class SessionCache : IDisposable
             session.MarkNeverUsed();
         }
 
-        Insert(key, session, use == SessionUse.Warmup ? CacheItemPriority.Low : CacheItemPriority.Normal);
+        if (!TryInsertPinned(key, session))
+        {
+            Insert(key, session, use == SessionUse.Warmup ? CacheItemPriority.Low : CacheItemPriority.Normal);
+        }
+
         return session;
+    }
+
+    /// <summary>
+    /// Sets which keys are pinned: resident sessions of keys no longer listed go back to ordinary eviction (least
+    /// recently used), resident sessions of listed keys are pinned while the budget allows, and a listed key loaded
+    /// later is pinned as it is inserted. The keys that are wanted but did not fit the budget are returned (the caller
+    /// says so in its log): those models are served, and evicted, as ordinary ones.
+    /// </summary>
+    public IReadOnlyList<string> SetPins(IReadOnlyCollection<string> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var wanted = new HashSet<string>(keys, StringComparer.Ordinal);
+        List<(string Key, ModelSession Session)> unpin = [];
+        lock (_pinGate)
+        {
+            _pinWanted = wanted;
+            foreach (var (key, session) in _pinnedResident)
+            {
+                if (!wanted.Contains(key))
+                {
+                    unpin.Add((key, session));
+                }
+            }
+
+            foreach (var (key, session) in unpin)
+            {
+                _pinnedResident.Remove(key);
+                _pinnedBytes -= session.SizeBytes;
+            }
+        }
+
+        foreach (var (key, session) in unpin)
+        {
+            // Back among used sessions, accessed now; the new entry takes its own reference, the replaced one releases.
+            if (session.TryAcquire())
+            {
+                Insert(key, session, CacheItemPriority.Normal, replacesItself: true);
+            }
+        }
+
+        List<string> overBudget = [];
+        foreach (var key in wanted)
+        {
+            if (_cache.TryGetValue(key, out ModelSession? resident) && resident is not null && !IsPinned(key) && resident.TryAcquire())
+            {
+                if (!TryInsertPinned(key, resident, replacesItself: true))
+                {
+                    resident.Release();
+                    overBudget.Add(key);
+                }
+            }
+        }
+
+        return overBudget;
+    }
+
+    /// <summary>
+    /// Inserts a session of a key wanted pinned at <see cref="CacheItemPriority.NeverRemove"/> when the pinned budget
+    /// has room for it; false (nothing inserted) when the key is not wanted pinned or the budget is full.
+    /// </summary>
+    private bool TryInsertPinned(string key, ModelSession session, bool replacesItself = false)
+    {
+        lock (_pinGate)
+        {
+            if (!_pinWanted.Contains(key) || _pinnedResident.ContainsKey(key) || _pinnedBytes + session.SizeBytes > _pinnedBudget)
+            {
+                return false;
+            }
+
+            _pinnedResident[key] = session;
+            _pinnedBytes += session.SizeBytes;
+        }
+
+        // A pinned session counts as used: a request may well never have touched it (prewarmed at start).
+        session.TryMarkUsed();
+        Insert(key, session, CacheItemPriority.NeverRemove, replacesItself);
+        return true;
     }
 
     /// <summary>Puts a session in the cache; the entry owns the session's current reference (one per entry).</summary>
@@ -203,7 +349,8 @@ public sealed class SessionCache : IDisposable
     {
         if (session.TryMarkUsed() && session.TryAcquire())
         {
-            Insert(key, session, CacheItemPriority.Normal, replacesItself: true);
+            // Pinned meanwhile (a pin marks it used, so this is a narrow race): it keeps the pin's priority.
+            Insert(key, session, IsPinned(key) ? CacheItemPriority.NeverRemove : CacheItemPriority.Normal, replacesItself: true);
         }
     }
 
@@ -217,6 +364,15 @@ public sealed class SessionCache : IDisposable
         if (reason != EvictionReason.Replaced)
         {
             _evictions.Add(1);
+            // A pinned session leaves only when unloaded or refused at insert: its pin's bytes go with it.
+            lock (_pinGate)
+            {
+                if (_pinnedResident.TryGetValue((string)key, out var pinned) && ReferenceEquals(pinned, session))
+                {
+                    _pinnedResident.Remove((string)key);
+                    _pinnedBytes -= session.SizeBytes;
+                }
+            }
         }
 
         Interlocked.Add(ref _residentBytes, -session.SizeBytes);

@@ -99,6 +99,20 @@ param maxQueuedRunsPerTenant int = 1024
 @minValue(1024)
 param defaultMaxOutputBytes int = 67108864
 
+@description('Model loads (bytes read + session created) at once on a shard (Shard__MaxConcurrentLoads); loads requests wait on go before warm-ups; 0 = four per processor, at least 4.')
+@minValue(0)
+@maxValue(1024)
+param maxConcurrentLoads int = 0
+
+@description('Bytes of pinned (serverless scale MODEL --min-resident) sessions a shard keeps resident, never evicted (Shard__PinnedBytes); at most half of cacheBytes; -1 = an eighth of cacheBytes, 0 = no pins kept.')
+@minValue(-1)
+param pinnedBytes int = -1
+
+@description('How often a shard re-reads which models are pinned (Shard__PinRefreshSeconds).')
+@minValue(1)
+@maxValue(3600)
+param pinRefreshSeconds int = 10
+
 @description('Most models an instance prewarms at start (Shard__PrewarmModels).')
 @minValue(0)
 @maxValue(10000)
@@ -388,6 +402,9 @@ resource gpuApp 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'Shard__DiskTierPath', value: diskTierPath }
             { name: 'Shard__DiskTierBytes', value: string(diskTierBytes) }
             { name: 'Shard__PrewarmModels', value: string(prewarmModels) }
+            { name: 'Shard__MaxConcurrentLoads', value: string(maxConcurrentLoads) }
+            { name: 'Shard__PinnedBytes', value: string(pinnedBytes) }
+            { name: 'Shard__PinRefreshSeconds', value: string(pinRefreshSeconds) }
             { name: 'Shard__PrewarmSeconds', value: string(prewarmSeconds) }
             { name: 'Ort__ExecutionProvider', value: ortExecutionProvider }
             { name: 'Ort__DeviceId', value: string(ortDeviceId) }

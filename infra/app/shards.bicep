@@ -93,6 +93,20 @@ param maxQueuedRunsPerTenant int = 1024
 @minValue(1024)
 param defaultMaxOutputBytes int = 67108864
 
+@description('Model loads (bytes read + session created) at once on a shard (Shard__MaxConcurrentLoads); loads requests wait on go before warm-ups; 0 = four per processor, at least 4.')
+@minValue(0)
+@maxValue(1024)
+param maxConcurrentLoads int = 0
+
+@description('Bytes of pinned (serverless scale MODEL --min-resident) sessions a shard keeps resident, never evicted (Shard__PinnedBytes); at most half of cacheBytes; -1 = an eighth of cacheBytes, 0 = no pins kept.')
+@minValue(-1)
+param pinnedBytes int = -1
+
+@description('How often a shard re-reads which models are pinned (Shard__PinRefreshSeconds).')
+@minValue(1)
+@maxValue(3600)
+param pinRefreshSeconds int = 10
+
 @description('Most models an instance prewarms at start (Shard__PrewarmModels).')
 @minValue(0)
 @maxValue(10000)
@@ -299,6 +313,9 @@ resource shardSettings 'Microsoft.Web/sites/config@2024-04-01' = [
       Shard__DiskTierPath: diskTierPath
       Shard__DiskTierBytes: string(diskTierBytes)
       Shard__PrewarmModels: string(prewarmModels)
+      Shard__MaxConcurrentLoads: string(maxConcurrentLoads)
+      Shard__PinnedBytes: string(pinnedBytes)
+      Shard__PinRefreshSeconds: string(pinRefreshSeconds)
       Shard__PrewarmSeconds: string(prewarmSeconds)
       Shard__MaxConcurrentRequestsPerModel: string(maxConcurrentRequestsPerModel)
       Shard__MaxQueuedRequestsPerModel: string(maxQueuedRequestsPerModel)

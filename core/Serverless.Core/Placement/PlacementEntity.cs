@@ -25,6 +25,15 @@ public sealed class PlacementEntity : ITableEntity
     /// <summary>Shard ids pinned explicitly, comma-separated, primary first; empty = by hash.</summary>
     public string Shards { get; set; } = "";
 
+    /// <summary>
+    /// Pinned resident (<c>serverless scale MODEL --min-resident</c>): each of the model's replicas keeps its session
+    /// loaded, never evicted, prewarmed first when an instance starts, within the shard's pinned budget. Here rather
+    /// than on the registry row because it is about where and how a model is served, not what it is: it holds for
+    /// every version (the one a request without a version gets), and the shards read all pins with one query of this
+    /// small table (a row per overridden model) instead of scanning the registry (a row per version of every model).
+    /// </summary>
+    public bool MinResident { get; set; }
+
     /// <summary>Why the row exists (e.g. "scale", "pin"), for <c>serverless placement</c>.</summary>
     public string Reason { get; set; } = "";
 }

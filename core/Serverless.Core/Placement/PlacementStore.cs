@@ -30,6 +30,58 @@ public sealed class PlacementStore
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Pins the model resident on its replicas, or unpins it, with ETag concurrency as <see cref="SetReplicasAsync"/>;
+    /// the row's other fields are kept (unpinning leaves a row that overrides nothing, read as hashed placement).
+    /// </summary>
+    public async Task SetMinResidentAsync(string tenant, string model, bool minResident, CancellationToken cancellationToken)
+    {
+        ModelNames.Validate(tenant, model);
+        var key = ModelNames.ModelKey(tenant, model);
+        while (true)
+        {
+            var existing = await _storage.PlacementsTable.GetEntityIfExistsAsync<PlacementEntity>(key, PlacementEntity.RowKeyValue, cancellationToken: cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (existing.HasValue && existing.Value is { } row)
+                {
+                    row.MinResident = minResident;
+                    await _storage.PlacementsTable.UpdateEntityAsync(row, row.ETag, cancellationToken: cancellationToken).ConfigureAwait(false);
+                }
+                else if (minResident)
+                {
+                    await _storage.PlacementsTable.AddEntityAsync(new PlacementEntity { PartitionKey = key, MinResident = true, Reason = "pin" }, cancellationToken).ConfigureAwait(false);
+                }
+
+                _reads.Expire<PlacementEntity?>("placement:" + key);
+                return;
+            }
+            catch (RequestFailedException e) when (e.Status is 409 or 412)
+            {
+                // Changed under us: read it again; a placement row is never written blind.
+            }
+        }
+    }
+
+    /// <summary>
+    /// The models pinned resident, as (tenant, model): one query of Table <c>placements</c> (a row only per overridden
+    /// model), which a shard runs every few seconds to learn which of its models to keep loaded.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Tenant, string Model)>> ListPinnedAsync(CancellationToken cancellationToken)
+    {
+        var pinned = new List<(string Tenant, string Model)>();
+        await foreach (var row in _storage.PlacementsTable.QueryAsync<PlacementEntity>(filter: "MinResident eq true", select: ["PartitionKey"], cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            var tilde = row.PartitionKey.IndexOf('~', StringComparison.Ordinal);
+            if (tilde > 0)
+            {
+                pinned.Add((row.PartitionKey[..tilde], row.PartitionKey[(tilde + 1)..]));
+            }
+        }
+
+        return pinned;
+    }
+
     /// <summary>Sets the model's replica count, with ETag concurrency (read, change, write if unchanged).</summary>
     public async Task SetReplicasAsync(string tenant, string model, int replicas, string reason, CancellationToken cancellationToken)
     {

@@ -89,6 +89,23 @@ public sealed class ReplicaResolver
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="self"/> is one of the model's replicas, counting it live: a shard asks this about itself,
+    /// also while it starts, before its own heartbeat row is among the live ones it reads back.
+    /// </summary>
+    public async ValueTask<bool> IsReplicaAsync(string tenant, int shuffleShardSize, string model, ShardInfo self, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(self);
+        var live = await _shards.GetLiveAsync(self.Pool, cancellationToken).ConfigureAwait(false);
+        if (Find(live, self.Id) is null)
+        {
+            live = [.. live, self];
+        }
+
+        var placement = await _placements.GetAsync(tenant, model, cancellationToken).ConfigureAwait(false);
+        return Find(Compute(tenant, shuffleShardSize, model, live, placement, out _), self.Id) is not null;
+    }
+
     private static ShardInfo[] Compute(string tenant, int shuffleShardSize, string model, IReadOnlyList<ShardInfo> live, PlacementEntity? placement, out Func<string> reason)
     {
         var result = new List<ShardInfo>();

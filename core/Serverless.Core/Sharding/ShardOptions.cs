@@ -109,6 +109,33 @@ public sealed class ShardOptions
     [Range(1L << 10, long.MaxValue)]
     public long DefaultMaxOutputBytes { get; set; } = 64L << 20;
 
+    /// <summary>
+    /// Model loads (bytes read + session created) running at once on this shard; more wait for a slot, loads that
+    /// requests wait on before warm-ups. 0 = four per processor, at least 4: a load is part storage wait, part CPU,
+    /// so a few per core keep the cores busy without letting a burst of misses hold every model's bytes at once.
+    /// </summary>
+    [Range(0, 1024)]
+    public int MaxConcurrentLoads { get; set; }
+
+    /// <summary>
+    /// The most bytes of pinned (<c>serverless scale MODEL --min-resident</c>) sessions this shard keeps resident,
+    /// never evicted; a pinned model past it is served as an ordinary one (and the shard logs that). Part of
+    /// <see cref="CacheBytes"/>, and at most half of it, so unpinned models always keep room to load. -1 (the default) =
+    /// an eighth of <see cref="CacheBytes"/>; 0 = no model is kept pinned here.
+    /// </summary>
+    [Range(-1, long.MaxValue)]
+    public long PinnedBytes { get; set; } = -1;
+
+    /// <summary>The pinned budget in effect: <see cref="PinnedBytes"/>, or an eighth of the cache when -1.</summary>
+    public long EffectivePinnedBytes => PinnedBytes < 0 ? CacheBytes / 8 : PinnedBytes;
+
+    /// <summary>How often the shard re-reads which models are pinned (Table <c>placements</c>, rows with <c>MinResident</c>).</summary>
+    [Range(1, 3600)]
+    public int PinRefreshSeconds { get; set; } = 10;
+
+    /// <summary>The load concurrency in effect: <see cref="MaxConcurrentLoads"/>, or its default when 0.</summary>
+    public int EffectiveConcurrentLoads => MaxConcurrentLoads > 0 ? MaxConcurrentLoads : Math.Max(4, 4 * Environment.ProcessorCount);
+
     /// <summary>The per-tenant run limit in effect: <see cref="MaxConcurrentRunsPerTenant"/>, or its default when 0.</summary>
     public int EffectiveConcurrentRunsPerTenant => MaxConcurrentRunsPerTenant > 0 ? MaxConcurrentRunsPerTenant : Math.Max(2, Environment.ProcessorCount);
 }

@@ -57,15 +57,18 @@ public static class ServerlessServiceCollectionExtensions
         services.AddServerlessStorage(configuration);
         services.AddOptions<ShardOptions>().Bind(configuration.GetSection(ShardOptions.SectionName)).ValidateDataAnnotations()
             .Validate(o => o.MaxRequestMemoryBytes <= o.InFlightMemoryBytes, $"{ShardOptions.SectionName}__{nameof(ShardOptions.MaxRequestMemoryBytes)} must not exceed {ShardOptions.SectionName}__{nameof(ShardOptions.InFlightMemoryBytes)}: one request alone would never fit")
+            .Validate(o => o.EffectivePinnedBytes <= o.CacheBytes / 2, $"{ShardOptions.SectionName}__{nameof(ShardOptions.PinnedBytes)} must not exceed half of {ShardOptions.SectionName}__{nameof(ShardOptions.CacheBytes)}: pinned models would leave unpinned ones too little room to load")
             .ValidateOnStart();
         services.AddOptions<OrtOptions>().Bind(configuration.GetSection(OrtOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<OrtRuntime>();
+        services.TryAddSingleton<LoadScheduler>();
         services.TryAddSingleton<SessionCache>();
         services.TryAddSingleton<MemoryPressureMonitor>();
         services.TryAddSingleton<RequestMemoryBudget>();
         services.TryAddSingleton<ModelDiskTier>();
         services.TryAddSingleton<ModelLoader>();
         services.TryAddSingleton<ScoringService>();
+        services.TryAddSingleton<ModelPins>();
         services.TryAddSingleton<ShardCallerAuthenticator>();
         services.TryAddSingleton<DirectCallGate>();
         services.TryAddSingleton<ModelTraffic>();
@@ -79,6 +82,7 @@ public static class ServerlessServiceCollectionExtensions
         services.AddHostedService<ShardHeartbeatService>();
         services.AddHostedService<ModelAutoscaler>();
         services.AddHostedService<ShardWarmupService>();
+        services.AddHostedService<ModelPinRefresher>();
         return services;
     }
 

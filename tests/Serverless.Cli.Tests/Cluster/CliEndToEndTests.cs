@@ -90,6 +90,21 @@ public sealed class CliEndToEndTests
             StringAssert.Contains(placement.Output, "primary shard-0");
             StringAssert.Contains(placement.Output, "replica shard-0");
 
+            // Pinned resident: the CLI says what the pin means and its budget; each replica's refresh pins it (its log
+            // says so) and the pin leaves the row's replica count as it was.
+            var pin = await RunCliAsync(home, "scale", "linear", "--min-resident");
+            Assert.AreEqual(0, pin.ExitCode, pin.Output);
+            StringAssert.Contains(pin.Output, "pinned resident");
+            StringAssert.Contains(pin.Output, "Shard__PinnedBytes");
+            var logs = Path.Combine(home, "logs");
+            Assert.IsTrue(SpinWait.SpinUntil(() => Directory.EnumerateFiles(logs, "shard-*.log").Count(f => ShardLogSays(f, "1 of 1 models pinned to this shard are resident and pinned")) == 2, TimeSpan.FromSeconds(60)), "both replicas pinned the model");
+            var pinnedPlacement = await RunCliAsync(home, "placement", "linear");
+            StringAssert.Contains(pinnedPlacement.Output, "replicas=2");
+            var unpin = await RunCliAsync(home, "scale", "linear", "--unpin");
+            Assert.AreEqual(0, unpin.ExitCode, unpin.Output);
+            StringAssert.Contains(unpin.Output, "unpinned");
+            Assert.AreEqual(2, (await RunCliAsync(home, "scale", "linear")).ExitCode, "scale with nothing to change is a usage error");
+
             var down = await RunCliAsync(home, "down");
             Assert.AreEqual(0, down.ExitCode, down.Output);
             foreach (var process in state.AllProcesses())
@@ -117,4 +132,12 @@ public sealed class CliEndToEndTests
     }
 
     private static Task<(int ExitCode, string Output)> RunCliAsync(string home, params string[] args) => CliProcess.RunAsync(home, args);
+
+    /// <summary>Whether a shard's log (still being written by the shard) has a line.</summary>
+    private static bool ShardLogSays(string file, string line)
+    {
+        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Contains(line, StringComparison.Ordinal);
+    }
 }

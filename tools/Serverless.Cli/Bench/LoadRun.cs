@@ -5,6 +5,8 @@ internal sealed class LoadRun
 {
     private readonly object _gate = new();
     private readonly List<double> _latencies;
+    private readonly List<double> _hitLatencies = [];
+    private readonly List<double> _missLatencies = [];
     private long _errors;
     private long _hits;
     private long _misses;
@@ -42,6 +44,11 @@ internal sealed class LoadRun
         lock (_gate)
         {
             _latencies.Add(latencyMs);
+            // Split by the shard's x-cache answer: a miss's latency is the load's, which the overall figures hide.
+            if (ok && cacheHit is { } hit)
+            {
+                (hit ? _hitLatencies : _missLatencies).Add(latencyMs);
+            }
         }
 
         if (!ok)
@@ -94,6 +101,30 @@ internal sealed class LoadRun
             result.Notes["first error"] = FirstError;
         }
 
+        AddSplit(result, "hit", _hitLatencies);
+        AddSplit(result, "miss", _missLatencies);
         return result;
+    }
+
+    /// <summary>p50/p99/max of the successful requests with one cache answer, as metrics and a note.</summary>
+    private void AddSplit(ScenarioResult result, string answer, List<double> latencies)
+    {
+        double[] sorted;
+        lock (_gate)
+        {
+            sorted = [.. latencies];
+        }
+
+        if (sorted.Length == 0)
+        {
+            return;
+        }
+
+        Array.Sort(sorted);
+        var p50 = LatencyStats.Percentile(sorted, 50);
+        var p99 = LatencyStats.Percentile(sorted, 99);
+        result.Metrics[answer + "_p50_ms"] = p50;
+        result.Metrics[answer + "_p99_ms"] = p99;
+        result.Notes[answer + " latency"] = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{sorted.Length:N0} requests: p50 {p50:0.00} ms, p99 {p99:0.00} ms, max {sorted[^1]:0.00} ms");
     }
 }

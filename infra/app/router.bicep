@@ -176,6 +176,14 @@ resource routerSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     Router__ForwardTimeoutSeconds: string(forwardTimeoutSeconds)
     Router__ConnectTimeoutSeconds: string(connectTimeoutSeconds)
     Router__RequestTimeoutSeconds: string(requestTimeoutSeconds)
+    // The dashboard's registry census (docs/observability.md): what one pass reads at most and how often, the lists' lengths.
+    Dashboard__MaxRowsPerPass: '250000'
+    Dashboard__MinIntervalSeconds: '5'
+    Dashboard__IdleFactor: '10'
+    Dashboard__FirstPassWaitMilliseconds: '2000'
+    Dashboard__TopTenants: '20'
+    Dashboard__RecentPublishes: '15'
+    Dashboard__PublishLookbackDays: '7'
     Internal__ShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeySecret.properties.secretUri})'
     Internal__PreviousShardKey: '@Microsoft.KeyVault(SecretUri=${internalShardKeyPreviousSecret.properties.secretUri})'
     // Fail closed in Azure: an app whose key is missing refuses to start (docs/reliability.md).

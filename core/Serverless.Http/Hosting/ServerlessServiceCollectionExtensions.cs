@@ -44,8 +44,6 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton(sp => new ModelRegistry(sp.GetRequiredService<StorageClients>(), sp.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>(), sp.GetRequiredService<RegistryEpochs>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<ModelNameIndex>();
         services.TryAddSingleton<ModelListing>();
-        services.AddOptions<RegistryCensusOptions>().Bind(configuration.GetSection(RegistryCensusOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
-        services.TryAddSingleton<RegistryCensus>();
         // Explicitly with the name sets: the apps answer made-up model names without a storage read.
         services.TryAddSingleton(sp => new ModelCatalog(sp.GetRequiredService<ModelRegistry>(), sp.GetRequiredService<ModelNameIndex>()));
         return services;
@@ -102,6 +100,9 @@ public static class ServerlessServiceCollectionExtensions
     {
         services.AddServerlessStorage(configuration);
         services.AddOptions<RouterOptions>().Bind(configuration.GetSection(RouterOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        // The dashboard's registry census: only the router serves the dashboard.
+        services.AddOptions<RegistryCensusOptions>().Bind(configuration.GetSection(RegistryCensusOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<RegistryCensus>();
         services.TryAddSingleton<ReplicaSelector>();
         services.TryAddSingleton<RetryBudget>();
         services.TryAddSingleton<RouterInstances>();

@@ -38,6 +38,25 @@ internal static class BenchModels
             .ToBytes();
     }
 
+    /// <summary>
+    /// A tiny model whose bytes differ for every index (its bias holds the index), for a fleet of distinct models: no two
+    /// share a SHA-256, so none is loaded from another's copy in a shard's disk tier.
+    /// </summary>
+    public static byte[] Distinct(int index)
+    {
+        // Steps of 2^-24 above 0.5 are each a distinct float (0.5's spacing is 2^-24): distinct up to 8 million models.
+        var bias = index / 16_777_216f;
+        return new OnnxModelBuilder("tiny")
+            .AddInput("x", OnnxElementType.Float, "batch", 4L)
+            .AddOutput("y", OnnxElementType.Float, "batch", 2L)
+            .AddInitializer("W", DemoModels.LinearWeights.ToArray(), 4, 2)
+            .AddInitializer("b", [0.5f + bias, -0.5f], 2)
+            .AddNode("MatMul", ["x", "W"], ["xw"])
+            .AddNode("Add", ["xw", "b"], ["logits"])
+            .AddNode("Sigmoid", ["logits"], ["y"])
+            .ToBytes();
+    }
+
     /// <summary>A ~1 MiB model: <c>y = x · W</c> with W FP32 [512, 512] (seeded by <paramref name="index"/>).</summary>
     public static byte[] OneMegabyte(int index)
     {

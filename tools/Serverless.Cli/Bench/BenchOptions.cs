@@ -3,10 +3,13 @@ namespace Serverless.Cli.Bench;
 /// <summary>What <c>serverless bench</c> runs and for how long.</summary>
 internal sealed class BenchOptions
 {
-    public static readonly string[] AllScenarios = ["floor-ort", "floor-http", "shard", "router", "cold", "zipf", "batching", "isolation", "hostile", "density"];
+    public static readonly string[] AllScenarios = ["floor-ort", "floor-http", "shard", "router", "cold", "zipf", "batching", "isolation", "hostile", "density", "fleet"];
+
+    /// <summary>What <c>--scenario all</c> runs: every scenario but <c>fleet</c>, which starts a cluster of its own and takes many minutes.</summary>
+    public static readonly string[] DefaultScenarios = ["floor-ort", "floor-http", "shard", "router", "cold", "zipf", "batching", "isolation", "hostile", "density"];
 
     /// <summary>The scenarios to run, in order.</summary>
-    public IReadOnlyList<string> Scenarios { get; set; } = AllScenarios;
+    public IReadOnlyList<string> Scenarios { get; set; } = DefaultScenarios;
 
     /// <summary>Measured seconds of each load phase (after its warm-up).</summary>
     public double DurationSeconds { get; set; } = 10;
@@ -42,8 +45,8 @@ internal sealed class BenchOptions
     /// <summary>Each shard's cache budget when the bench starts the cluster itself (smaller than the zipf set).</summary>
     public long ShardCacheBytes { get; set; } = 16L * 1024 * 1024;
 
-    /// <summary>Publishes in flight at once.</summary>
-    public int PublishParallelism { get; set; } = 16;
+    /// <summary>Publishes in flight at once (the publisher handles as many drops at once; issue 17).</summary>
+    public int PublishParallelism { get; set; } = 32;
 
     public string? JsonPath { get; set; }
 
@@ -90,9 +93,9 @@ internal sealed class BenchOptions
             return "--connections must be between 1 and 1024";
         }
 
-        if (Models is < 1 or > 100_000)
+        if (Models is < 1 or > 1_000_000)
         {
-            return "--models must be between 1 and 100000";
+            return "--models must be between 1 and 1000000";
         }
 
         if (ColdModels is < 1 or > 1000)

@@ -112,6 +112,11 @@ internal sealed partial class BenchRunner
             results.Add(await DensityAsync(generator, cancellationToken).ConfigureAwait(false));
         }
 
+        if (_options.Runs("fleet"))
+        {
+            results.AddRange(await new FleetScenario(_options, _log).RunAsync(generator, cancellationToken).ConfigureAwait(false));
+        }
+
         report.Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         report.Targets.AddRange(TargetCheck.Evaluate(results));
         return report;

@@ -55,7 +55,7 @@ internal sealed partial class HostileScenario
 
         var duration = TimeSpan.FromSeconds(_options.DurationSeconds);
         var warmup = TimeSpan.FromSeconds(_options.WarmupSeconds);
-        var processes = Processes(cluster);
+        var processes = ClusterScrape.Processes(cluster);
         var realMode = string.Create(CultureInfo.InvariantCulture, $"open-loop, {RealRate:0} req/s, via router");
 
         // 1 and 2, interleaved: the real tenant alone, then under attack, then alone again… (Rounds of each), so a slow
@@ -72,20 +72,20 @@ internal sealed partial class HostileScenario
         long readsAlone = 0, readsAttack = 0;
         double gcAlone = 0, gcAttack = 0;
         using var stopSampler = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var sampler = SampleRssAsync(processes, rssPeak, stopSampler.Token);
+        var sampler = ClusterScrape.SampleRssAsync(processes, rssPeak, stopSampler.Token);
         _log(string.Create(CultureInfo.InvariantCulture, $"hostile: the real tenant ({realMode}) alone and while {attacker} attacks at {HostileAttack.Rate:0} req/s plus raw-socket attacks, {Rounds} rounds of {round.TotalSeconds:0.#} s each…"));
         for (var r = 0; r < Rounds; r++)
         {
-            var readsBefore = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
-            var gcBefore = await GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
+            var readsBefore = await ClusterScrape.StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
+            var gcBefore = await ClusterScrape.GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
             var watch = Stopwatch.StartNew();
             aloneRuns.Add(await generator.OpenLoopAsync(realTarget, RealRate, r == 0 ? warmup : TimeSpan.FromSeconds(0.5), round, cancellationToken).ConfigureAwait(false));
             aloneSeconds += watch.Elapsed.TotalSeconds;
-            readsAlone += await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - readsBefore;
-            gcAlone += await GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - gcBefore;
+            readsAlone += await ClusterScrape.StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - readsBefore;
+            gcAlone += await ClusterScrape.GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - gcBefore;
 
-            readsBefore = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
-            gcBefore = await GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
+            readsBefore = await ClusterScrape.StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
+            gcBefore = await ClusterScrape.GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
             watch.Restart();
             // The attacker runs in a process of its own, as a real one would (see HostileAttack).
             await using var attackerProcess = await AttackerProcess.StartAsync(cluster.RouterUrl, attacker, attackerKey, string.Create(CultureInfo.InvariantCulture, $"{_runId}r{r}"), cancellationToken).ConfigureAwait(false);
@@ -101,8 +101,8 @@ internal sealed partial class HostileScenario
             attackLatencies.AddRange(report.LatenciesMs);
             slowCuts.AddRange(report.SlowCutSeconds);
             attackSeconds += watch.Elapsed.TotalSeconds;
-            readsAttack += await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - readsBefore;
-            gcAttack += await GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - gcBefore;
+            readsAttack += await ClusterScrape.StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - readsBefore;
+            gcAttack += await ClusterScrape.GcPauseSecondsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - gcBefore;
         }
 
         await stopSampler.CancelAsync().ConfigureAwait(false);
@@ -210,10 +210,10 @@ internal sealed partial class HostileScenario
         await Task.Delay(1000, cancellationToken).ConfigureAwait(false);
         var rssBefore = ProcessMemory.ResidentBytes(router.Pid) ?? 0;
         var rssPeak = new Dictionary<string, long>(StringComparer.Ordinal) { ["router"] = rssBefore };
-        var readsBefore = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
+        var readsBefore = await ClusterScrape.StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         stop.CancelAfter(TimeSpan.FromMinutes(10));
-        var sampler = SampleRssAsync([("router", router.Pid)], rssPeak, stop.Token);
+        var sampler = ClusterScrape.SampleRssAsync([("router", router.Pid)], rssPeak, stop.Token);
         var run = new LoadRun((int)Math.Min(count, 2_000_000));
         var sent = 0L;
         var wrong = 0L;
@@ -253,7 +253,7 @@ internal sealed partial class HostileScenario
         var done = Math.Min(Interlocked.Read(ref sent), count);
         await stop.CancelAsync().ConfigureAwait(false);
         await sampler.ConfigureAwait(false);
-        var reads = await StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - readsBefore;
+        var reads = await ClusterScrape.StorageReadsAsync(generator.Client, cluster, cancellationToken).ConfigureAwait(false) - readsBefore;
         var rssAfter = ProcessMemory.ResidentBytes(router.Pid) ?? 0;
         run.Seconds = seconds;
         var result = run.ToResult("hostile-junk", "made-up model names", $"{closedMode}, {done:N0} distinct names, via router");
@@ -275,113 +275,4 @@ internal sealed partial class HostileScenario
 
         return result;
     }
-
-    private static List<(string Name, int Pid)> Processes(BenchCluster cluster)
-    {
-        var list = new List<(string, int)>();
-        if (cluster.State.Router is { } router)
-        {
-            list.Add(("router", router.Pid));
-        }
-
-        foreach (var shard in cluster.State.Shards)
-        {
-            list.Add((shard.Id, shard.Pid));
-        }
-
-        if (cluster.State.Publisher is { } publisher)
-        {
-            list.Add(("publisher", publisher.Pid));
-        }
-
-        if (cluster.State.Azurite is { } azurite)
-        {
-            list.Add(("azurite", azurite.Pid));
-        }
-
-        return list;
-    }
-
-    /// <summary>Every 250 ms until cancelled: each process's RSS, keeping the highest seen.</summary>
-    private static async Task SampleRssAsync(IReadOnlyList<(string Name, int Pid)> processes, Dictionary<string, long> peak, CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            foreach (var (name, pid) in processes)
-            {
-                if (ProcessMemory.ResidentBytes(pid) is { } rss && rss > peak[name])
-                {
-                    peak[name] = rss;
-                }
-            }
-
-            try
-            {
-                await Task.Delay(250, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>Table reads so far of the router and every shard (<c>serverless_storage_reads</c> on /metrics, with the internal key).</summary>
-    private static async Task<long> StorageReadsAsync(HttpClient http, BenchCluster cluster, CancellationToken cancellationToken)
-    {
-        long sum = 0;
-        foreach (var text in await ScrapeAllAsync(http, cluster, cancellationToken).ConfigureAwait(false))
-        {
-            foreach (Match match in ReadsRegex().Matches(text))
-            {
-                sum += (long)double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture);
-            }
-        }
-
-        return sum;
-    }
-
-    /// <summary>Seconds the router and every shard have been paused by their GC so far (<c>dotnet_gc_pause_time</c> on /metrics).</summary>
-    private static async Task<double> GcPauseSecondsAsync(HttpClient http, BenchCluster cluster, CancellationToken cancellationToken)
-    {
-        double sum = 0;
-        foreach (var text in await ScrapeAllAsync(http, cluster, cancellationToken).ConfigureAwait(false))
-        {
-            foreach (Match match in GcPauseRegex().Matches(text))
-            {
-                sum += double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture);
-            }
-        }
-
-        return sum;
-    }
-
-    /// <summary>The Prometheus text of the router and every shard (with the internal key); those that do not answer are left out.</summary>
-    private static async Task<List<string>> ScrapeAllAsync(HttpClient http, BenchCluster cluster, CancellationToken cancellationToken)
-    {
-        var urls = new List<string> { cluster.State.RouterUrl };
-        urls.AddRange(cluster.State.Shards.Select(s => s.Url));
-        var texts = new List<string>();
-        foreach (var url in urls)
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(url), "/metrics"));
-            request.Headers.TryAddWithoutValidation(Serverless.Routing.ShardHeaders.InternalKey, cluster.State.InternalKey);
-            try
-            {
-                using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-                texts.Add(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
-            }
-            catch (HttpRequestException)
-            {
-            }
-        }
-
-        return texts;
-    }
-
-    [GeneratedRegex(@"^dotnet_gc_pause_time(?:_seconds)?(?:_total)?(?:\{[^}]*\})? (?<value>\S+)", RegexOptions.Multiline)]
-    private static partial Regex GcPauseRegex();
-
-    [GeneratedRegex(@"^serverless_storage_reads(?:_total)?\{[^}]*\} (?<value>\S+)", RegexOptions.Multiline)]
-    private static partial Regex ReadsRegex();
 }

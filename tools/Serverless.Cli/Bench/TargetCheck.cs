@@ -87,6 +87,36 @@ internal static class TargetCheck
                 "MiB"));
         }
 
+        // Issue 17's targets, checked when the fleet scenario ran.
+        if (Find("fleet-publish") is { } publish)
+        {
+            verdicts.Add(AtLeast("bulk publish ≥ 200 tiny models/s", publish.Metrics["models_per_s"], 200, "models/s"));
+            foreach (var (name, growth) in publish.Metrics.Where(m => m.Key.StartsWith("rss_growth_", StringComparison.Ordinal)))
+            {
+                verdicts.Add(AtMost($"{name["rss_growth_".Length..]}'s RSS at {publish.Requests:N0} registered models within 10% of its RSS at 1,000", growth * 100, 110, "%"));
+            }
+        }
+
+        if (Find("fleet-zipf") is { } fleet)
+        {
+            if (fleet.Metrics.TryGetValue("miss_p50_ms", out var missP50))
+            {
+                verdicts.Add(AtMost("fleet zipf: miss p50 ≤ 10 ms", missP50, 10, "ms"));
+                verdicts.Add(AtMost("fleet zipf: miss p99 ≤ 50 ms", fleet.Metrics["miss_p99_ms"], 50, "ms"));
+            }
+            else
+            {
+                verdicts.Add(Missing("fleet zipf: miss p50 ≤ 10 ms, p99 ≤ 50 ms (no miss answered)"));
+            }
+
+            verdicts.Add(AtMost("fleet zipf: overall p99 ≤ 50 ms", fleet.P99Ms, 50, "ms"));
+        }
+
+        if (Find("fleet-cold-burst") is { } burst)
+        {
+            verdicts.Add(AtMost("500-model cold burst: p99 ≤ 4 × a single cold load", burst.P99Ms, 4 * burst.Metrics["single_cold_p50_ms"], "ms"));
+        }
+
         return verdicts;
     }
 

@@ -19,7 +19,7 @@ internal static class BenchCommand
     public static Command Create()
     {
         var defaults = new BenchOptions();
-        var scenario = new Option<string>("--scenario") { Description = "all, or a comma-separated list of: " + string.Join(", ", BenchOptions.AllScenarios), DefaultValueFactory = _ => "all" };
+        var scenario = new Option<string>("--scenario") { Description = "all (every one but fleet), or a comma-separated list of: " + string.Join(", ", BenchOptions.AllScenarios), DefaultValueFactory = _ => "all" };
         var duration = new Option<double>("--duration") { Description = "Measured seconds of each load phase", DefaultValueFactory = _ => defaults.DurationSeconds };
         var warmup = new Option<double>("--warmup") { Description = "Unmeasured seconds of load before each load phase (JIT tiering, connection pools, replica scaling settle)", DefaultValueFactory = _ => defaults.WarmupSeconds };
         var rate = new Option<double?>("--rate") { Description = "Open-loop arrival rate (req/s) for shard and router (default: half the closed-loop maximum)" };
@@ -41,7 +41,7 @@ internal static class BenchCommand
             var scenarioText = parse.GetValue(scenario) ?? "all";
             var options = new BenchOptions
             {
-                Scenarios = scenarioText == "all" ? BenchOptions.AllScenarios : scenarioText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                Scenarios = scenarioText == "all" ? BenchOptions.DefaultScenarios : scenarioText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 DurationSeconds = parse.GetValue(duration),
                 WarmupSeconds = parse.GetValue(warmup),
                 Rate = parse.GetValue(rate),

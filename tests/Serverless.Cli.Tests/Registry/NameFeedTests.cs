@@ -1,0 +1,148 @@
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using Serverless.Cli.Cluster;
+using Serverless.Core.Naming;
+using Serverless.Core.Registry;
+using Serverless.Core.Storage;
+
+namespace Serverless.Cli.Tests.Registry;
+
+/// <summary>
+/// The name feed (issue 17): a registry change writes its model's name to Table <c>registrynames</c> before the new
+/// epoch, and a held set of the tenant's names is brought up to date from it instead of being read in full again (at
+/// 100,000 models a full read is a hundred pages, each a scan of the whole table in Azurite). Against an Azurite of its own.
+/// </summary>
+[TestClass]
+public sealed class NameFeedTests
+{
+    private static int s_azuritePid;
+    private static string s_connectionString = "";
+
+    [ClassInitialize]
+    public static async Task StartAsync(TestContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var tools = Azurite.ToolsDirectory();
+        await Azurite.EnsureInstalledAsync(tools, Console.WriteLine, CancellationToken.None);
+        var log = Path.Combine(Path.GetTempPath(), "namefeed-azurite-" + Guid.NewGuid().ToString("N")[..8] + ".log");
+        (s_azuritePid, s_connectionString, _) = await Azurite.StartAsync(tools, null, log, CancellationToken.None);
+        var storage = Storage();
+        await storage.EnsureCreatedAsync(CancellationToken.None);
+    }
+
+    [ClassCleanup]
+    public static void Stop()
+    {
+        if (s_azuritePid != 0)
+        {
+            ChildProcesses.Kill(s_azuritePid);
+        }
+    }
+
+    [TestMethod]
+    public async Task APublish_IsAddedToAHeldSet_FromTheFeed_WithoutReadingAllTheTenantsNamesAgain()
+    {
+        const string tenant = "feed-a";
+        var storage = Storage();
+        using var cache = new MemoryCache(new MemoryCacheOptions());
+        var epochs = new RegistryEpochs(storage, TimeProvider.System);
+        var registry = new ModelRegistry(storage, cache, epochs, TimeProvider.System);
+        for (var i = 0; i < 30; i++)
+        {
+            Assert.IsTrue(await registry.TryInsertFirstAsync(Row(tenant, $"m{i:00}"), CancellationToken.None));
+        }
+
+        var index = new ModelNameIndex(storage, epochs, TimeProvider.System);
+        await epochs.PollAsync(CancellationToken.None);
+        Assert.IsTrue(await index.MayExistAsync(tenant, "m00", CancellationToken.None), "no set held yet: the registry decides");
+        await WaitUntilAsync(() => index.Peek(tenant, "m29") == true, "the first set is loaded with every name");
+        Assert.AreEqual(1, index.Loads);
+        Assert.AreEqual(false, index.Peek(tenant, "late"));
+
+        // Published after the set was loaded, by another writer (its own registry and epochs, as the publisher is).
+        var publisherEpochs = new RegistryEpochs(storage, TimeProvider.System);
+        var publisher = new ModelRegistry(storage, cache, publisherEpochs, TimeProvider.System);
+        Assert.IsTrue(await publisher.TryInsertFirstAsync(Row(tenant, "late"), CancellationToken.None));
+        await epochs.PollAsync(CancellationToken.None);
+
+        Assert.IsTrue(await index.MayExistAsync(tenant, "late", CancellationToken.None), "a name the stale set lacks is let through while the set catches up");
+        await WaitUntilAsync(() => index.Peek(tenant, "late") == true, "the set has the new name");
+        Assert.AreEqual(1, index.Loads, "the set was brought up to date without reading all the tenant's names again");
+        Assert.IsTrue(index.FeedReads >= 1, "it read the feed");
+        Assert.AreEqual(true, index.Peek(tenant, "m00"), "and kept the names it had");
+        Assert.AreEqual(false, index.Peek(tenant, "never-published"), "a made-up name is not in it");
+    }
+
+    [TestMethod]
+    public async Task EveryChange_NamesItsModel_InARowWrittenBeforeItsEpoch_AndConcurrentChangesShareRows()
+    {
+        const string tenant = "feed-b";
+        var storage = Storage();
+        using var cache = new MemoryCache(new MemoryCacheOptions());
+        var epochs = new RegistryEpochs(storage, TimeProvider.System);
+        var registry = new ModelRegistry(storage, cache, epochs, TimeProvider.System);
+        var since = DateTimeOffset.UtcNow.AddSeconds(-5).UtcTicks;
+
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(i => registry.TryInsertFirstAsync(Row(tenant, $"c{i:00}"), CancellationToken.None)));
+
+        var feed = new RegistryNameFeed(storage, TimeProvider.System);
+        var names = await feed.ReadSinceAsync(tenant, since, CancellationToken.None);
+        CollectionAssert.AreEquivalent(Enumerable.Range(0, 40).Select(i => $"c{i:00}").ToArray(), names.Distinct().ToArray(), "every change's model is in the feed");
+        var rows = 0;
+        await foreach (var _ in storage.RegistryNamesTable.QueryAsync<RegistryNameEntity>(e => e.PartitionKey == tenant))
+        {
+            rows++;
+        }
+
+        Assert.IsTrue(rows < 40, $"forty changes landing together share bumps and rows ({rows} rows)");
+        var epoch = await storage.RegistryEpochsTable.GetEntityIfExistsAsync<RegistryEpochEntity>(RegistryEpochEntity.PartitionKeyValue, tenant);
+        Assert.IsTrue(epoch.HasValue, "the epoch was bumped");
+    }
+
+    [TestMethod]
+    public async Task RowsOlderThanTheRetention_AreTrimmed_AndNewerOnesKept()
+    {
+        const string tenant = "feed-c";
+        var storage = Storage();
+        // Two writers, one whose clock says it wrote a minute past the retention ago.
+        var past = new RegistryNameFeed(storage, new MovableClock(DateTimeOffset.UtcNow - RegistryNameFeed.Retention - TimeSpan.FromMinutes(1)));
+        await past.AppendAsync(tenant, ["old-a", "old-b"], CancellationToken.None);
+        var feed = new RegistryNameFeed(storage, TimeProvider.System);
+        await feed.AppendAsync(tenant, ["new-a"], CancellationToken.None);
+        CollectionAssert.AreEquivalent(new[] { "old-a", "old-b", "new-a" }, (await feed.ReadSinceAsync(tenant, 0, CancellationToken.None)).ToArray());
+
+        await feed.TrimAsync(tenant, CancellationToken.None);
+
+        var left = await feed.ReadSinceAsync(tenant, 0, CancellationToken.None);
+        CollectionAssert.AreEqual(new[] { "new-a" }, left.ToArray());
+    }
+
+    private static StorageClients Storage() => new(Options.Create(new StorageOptions { ConnectionString = s_connectionString }));
+
+    private static ModelVersionEntity Row(string tenant, string model) => new()
+    {
+        PartitionKey = ModelNames.ModelKey(tenant, model),
+        RowKey = "1",
+        Tenant = tenant,
+        Model = model,
+        Version = "1",
+        State = ModelStates.Ready,
+        Sha256 = new string('a', 64),
+        PublishedAt = DateTimeOffset.UtcNow,
+    };
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            await Task.Delay(25);
+        }
+
+        Assert.IsTrue(condition(), what);
+    }
+
+    private sealed class MovableClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+}

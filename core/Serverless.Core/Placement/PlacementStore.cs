@@ -19,15 +19,34 @@ public sealed class PlacementStore
     }
 
     /// <summary>The model's override row, or null when its placement is purely hashed.</summary>
+    /// <remarks>
+    /// From one snapshot of the whole table, read again every <see cref="CacheDuration"/> (refreshed ahead, off the
+    /// request path): the table has a row only per overridden model, so the snapshot is small whatever the fleet, and a
+    /// process costs storage one query per refresh instead of a point read per model in use per refresh (at 100,000
+    /// models a zipf mix kept thousands of models in use: most of the shards' and router's storage reads; issue 17).
+    /// While Table storage is away the last snapshot stands in, so hashing goes on as it was.
+    /// </remarks>
     public async ValueTask<PlacementEntity?> GetAsync(string tenant, string model, CancellationToken cancellationToken)
     {
         var key = ModelNames.ModelKey(tenant, model);
-        // "No override row" is kept as well as a row: while Table storage is away, hashing goes on as it was.
-        return await _reads.GetOrLoadAsync("placement:" + key, CacheDuration, absentFor: null, refreshAhead: true, async ct =>
+        var all = await _reads.GetOrLoadAsync(SnapshotKey, CacheDuration, absentFor: null, refreshAhead: true, ReadAllAsync, cancellationToken).ConfigureAwait(false);
+        return all.TryGetValue(key, out var row) ? row : null;
+    }
+
+    private const string SnapshotKey = "placements:all";
+
+    private async Task<IReadOnlyDictionary<string, PlacementEntity>> ReadAllAsync(CancellationToken cancellationToken)
+    {
+        var rows = new Dictionary<string, PlacementEntity>(StringComparer.Ordinal);
+        await foreach (var row in _storage.PlacementsTable.QueryAsync<PlacementEntity>(cancellationToken: cancellationToken).ConfigureAwait(false))
         {
-            var response = await _storage.PlacementsTable.GetEntityIfExistsAsync<PlacementEntity>(key, PlacementEntity.RowKeyValue, cancellationToken: ct).ConfigureAwait(false);
-            return response.HasValue ? response.Value : null;
-        }, cancellationToken).ConfigureAwait(false);
+            if (row.RowKey == PlacementEntity.RowKeyValue)
+            {
+                rows[row.PartitionKey] = row;
+            }
+        }
+
+        return rows;
     }
 
     /// <summary>
@@ -53,7 +72,7 @@ public sealed class PlacementStore
                     await _storage.PlacementsTable.AddEntityAsync(new PlacementEntity { PartitionKey = key, MinResident = true, Reason = "pin" }, cancellationToken).ConfigureAwait(false);
                 }
 
-                _reads.Expire<PlacementEntity?>("placement:" + key);
+                _reads.Expire<IReadOnlyDictionary<string, PlacementEntity>>(SnapshotKey);
                 return;
             }
             catch (RequestFailedException e) when (e.Status is 409 or 412)
@@ -108,7 +127,7 @@ public sealed class PlacementStore
                     await _storage.PlacementsTable.AddEntityAsync(new PlacementEntity { PartitionKey = key, Replicas = replicas, Reason = reason }, cancellationToken).ConfigureAwait(false);
                 }
 
-                _reads.Expire<PlacementEntity?>("placement:" + key);
+                _reads.Expire<IReadOnlyDictionary<string, PlacementEntity>>(SnapshotKey);
                 return;
             }
             catch (RequestFailedException e) when (e.Status is 409 or 412)

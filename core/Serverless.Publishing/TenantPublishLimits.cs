@@ -27,6 +27,13 @@ public sealed class TenantPublishLimits
     /// <summary>How long a tenant's counted usage (models, bytes) and its limits are used before they are read again.</summary>
     public static readonly TimeSpan UsageLifetime = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// A tenant's usage is read again no sooner than this many times its last scan took: in Azurite a scan of 100,000
+    /// models' rows costs the emulator's one thread tens of seconds (each page tests every row of the table), and once a
+    /// minute it would take most of it from the publishes themselves (issue 17). At most 1/20 of the time scanning.
+    /// </summary>
+    private const int ScanCostMultiple = 20;
+
     private readonly StorageClients _storage;
     private readonly PublisherOptions _options;
     private readonly TimeProvider _time;
@@ -100,7 +107,7 @@ public sealed class TenantPublishLimits
     private async Task<Usage> UsageAsync(string tenant, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        if (_usage.TryGetValue(tenant, out var known) && now - known.ReadAt < UsageLifetime)
+        if (_usage.TryGetValue(tenant, out var known) && now - known.ReadAt < known.ValidFor)
         {
             return known;
         }
@@ -113,6 +120,7 @@ public sealed class TenantPublishLimits
     private async Task<Usage> ScanUsageAsync(string tenant, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
+        var scanStarted = System.Diagnostics.Stopwatch.GetTimestamp();
 
         var limits = (await _storage.TenantsTable.GetEntityIfExistsAsync<TenantEntity>(tenant, TenantEntity.RowKeyValue, cancellationToken: cancellationToken).ConfigureAwait(false)) is { HasValue: true } row
             ? row.Value!
@@ -142,18 +150,23 @@ public sealed class TenantPublishLimits
             }
         }
 
-        var usage = new Usage(now, limits.MaxModels, limits.MaxVersionsPerModel, limits.MaxTotalBytes, models, bytes);
+        var scanTook = System.Diagnostics.Stopwatch.GetElapsedTime(scanStarted);
+        var validFor = TimeSpan.FromTicks(Math.Max(UsageLifetime.Ticks, scanTook.Ticks * ScanCostMultiple));
+        var usage = new Usage(now, validFor, limits.MaxModels, limits.MaxVersionsPerModel, limits.MaxTotalBytes, models, bytes);
         _usage[tenant] = usage;
         return usage;
     }
 
     /// <summary>A tenant's limits and counted usage as read at <see cref="ReadAt"/>, plus this process's publishes since.</summary>
-    private sealed class Usage(DateTimeOffset readAt, int maxModels, int maxVersionsPerModel, long maxTotalBytes, long models, long bytes)
+    private sealed class Usage(DateTimeOffset readAt, TimeSpan validFor, int maxModels, int maxVersionsPerModel, long maxTotalBytes, long models, long bytes)
     {
         private long _models = models;
         private long _bytes = bytes;
 
         public DateTimeOffset ReadAt { get; } = readAt;
+
+        /// <summary>How long after <see cref="ReadAt"/> it is used: <see cref="UsageLifetime"/>, longer for a scan that took long.</summary>
+        public TimeSpan ValidFor { get; } = validFor;
 
         public int MaxModels { get; } = maxModels;
 

@@ -202,7 +202,9 @@ public sealed class ModelNameIndex
             using var feedTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             Interlocked.Increment(ref _feedReads);
             var names = await _feed.ReadSinceAsync(tenant, held.FeedFromTicks, feedTimeout.Token).ConfigureAwait(false);
-            var updated = new Entry(held.Names.With(names), epoch, updatedAt, held.AbsentReads)
+            // A fresh read budget, as a full read gives: a set brought up to date is the new state of the tenant, and the names
+            // it lacks now are what the budget is for (a carried-over budget spent by the names of a burst of publishes 404ed the next).
+            var updated = new Entry(held.Names.With(names), epoch, updatedAt, new ReadBudget(_time, AbsentReadsPerSecond))
             {
                 LastUsed = Math.Max(held.LastUsed, updatedAt),
                 FeedFromTicks = nowTicks - RegistryNameFeed.ClockMargin.Ticks,

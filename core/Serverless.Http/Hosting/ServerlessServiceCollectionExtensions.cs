@@ -49,6 +49,14 @@ public static class ServerlessServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>The dashboard's registry census (section <c>Dashboard</c>): the router's, and the CLI's for tests and tools.</summary>
+    public static IServiceCollection AddRegistryCensus(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<RegistryCensusOptions>().Bind(configuration.GetSection(RegistryCensusOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<RegistryCensus>();
+        return services;
+    }
+
     /// <summary>A shard app: session cache, loader, scoring, heartbeat.</summary>
     public static IServiceCollection AddServerlessShard(this IServiceCollection services, IConfiguration configuration)
     {
@@ -101,8 +109,7 @@ public static class ServerlessServiceCollectionExtensions
         services.AddServerlessStorage(configuration);
         services.AddOptions<RouterOptions>().Bind(configuration.GetSection(RouterOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         // The dashboard's registry census: only the router serves the dashboard.
-        services.AddOptions<RegistryCensusOptions>().Bind(configuration.GetSection(RegistryCensusOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
-        services.TryAddSingleton<RegistryCensus>();
+        services.AddRegistryCensus(configuration);
         services.TryAddSingleton<ReplicaSelector>();
         services.TryAddSingleton<RetryBudget>();
         services.TryAddSingleton<RouterInstances>();

@@ -26,6 +26,7 @@ public static class CliServices
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddServerlessStorage(configuration);
+        services.AddRegistryCensus(configuration);
         services.AddServerlessInternalKey(configuration, app: null);
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });

@@ -24,7 +24,7 @@ internal static class BenchCommand
         var warmup = new Option<double>("--warmup") { Description = "Unmeasured seconds of load before each load phase (JIT tiering, connection pools, replica scaling settle)", DefaultValueFactory = _ => defaults.WarmupSeconds };
         var rate = new Option<double?>("--rate") { Description = "Open-loop arrival rate (req/s) for shard and router (default: half the closed-loop maximum)" };
         var connections = new Option<int>("--connections") { Description = "Concurrent connections of the closed loop (and the open loop's pool)", DefaultValueFactory = _ => defaults.Connections };
-        var models = new Option<int>("--models") { Description = "Tiny models of the zipf and density scenarios", DefaultValueFactory = _ => defaults.Models };
+        var models = new Option<int>("--models") { Description = "Tiny models of the zipf, density and fleet scenarios", DefaultValueFactory = _ => defaults.Models };
         var coldModels = new Option<int>("--cold-models") { Description = "Fresh ~1 MiB models the cold scenario loads", DefaultValueFactory = _ => defaults.ColdModels };
         var junkRequests = new Option<long>("--junk-requests") { Description = "Distinct made-up model names the hostile scenario sends closed-loop (the router's memory over them is measured)", DefaultValueFactory = _ => defaults.JunkRequests };
         var shards = new Option<int>("--shards") { Description = "Shards of a cluster the bench starts itself", DefaultValueFactory = _ => defaults.Shards };

@@ -67,6 +67,14 @@ public sealed class DropPublisher
     /// </remarks>
     public async Task<string> NextVersionAsync(string tenant, string model, CancellationToken cancellationToken)
     {
+        // A model never published (no latest alias, no version 1) starts at 1, known from two point reads: a query of its
+        // partition is a scan of the whole table in Azurite, which made publishing a folder of new models quadratic there.
+        if (await _registry.GetAsync(tenant, model, ModelVersionEntity.AliasPrefix + ModelRegistry.LatestAlias, cancellationToken).ConfigureAwait(false) is null
+            && await _registry.GetAsync(tenant, model, "1", cancellationToken).ConfigureAwait(false) is null)
+        {
+            return "1";
+        }
+
         long highest = 0;
         _registry.Invalidate(tenant, model);
         foreach (var row in await _registry.GetRowsAsync(tenant, model, cancellationToken).ConfigureAwait(false))

@@ -306,7 +306,7 @@ internal sealed partial class BlobTriggerListener : BackgroundService
             {
                 lock (_state)
                 {
-                    _handled[receipt.Name[ReceiptPrefix.Length..]] = new ETag(etag);
+                    _handled[receipt.Name[ReceiptPrefix.Length..]] = Unquoted(new ETag(etag));
                 }
             }
         }
@@ -320,7 +320,7 @@ internal sealed partial class BlobTriggerListener : BackgroundService
         {
             if (blob.Properties.ETag is { } etag && _pattern.Match(blob.Name) is { Success: true } match)
             {
-                found |= await DispatchAsync(blob.Name, etag, match, cancellationToken).ConfigureAwait(false);
+                found |= await DispatchAsync(blob.Name, Unquoted(etag), match, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -351,7 +351,7 @@ internal sealed partial class BlobTriggerListener : BackgroundService
 
         using (download)
         {
-            await HandleAsync(blobName, download.Details.ETag, match, download, cancellationToken).ConfigureAwait(false);
+            await HandleAsync(blobName, Unquoted(download.Details.ETag), match, download, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -421,6 +421,17 @@ internal sealed partial class BlobTriggerListener : BackgroundService
         await using var content = download.Content;
         await using var scope = _services.CreateAsyncScope();
         await _invoker.InvokeAsync(scope.ServiceProvider, content, name => match.Groups[name] is { Success: true } g ? g.Value : (name == "name" ? blobName : null), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The ETag without quotes. A listing gives it bare (<c>0x8DC…</c>), a response header quoted (<c>"0x8DC…"</c>), and
+    /// <see cref="ETag"/> compares the text: a drop handled from its event (header) was taken by the next listing as
+    /// changed and published again, each re-delivery of a fleet's drops costing the publisher a second pass (issue 17).
+    /// </summary>
+    private static ETag Unquoted(ETag etag)
+    {
+        var text = etag.ToString();
+        return text.Length >= 2 && text[0] == '"' && text[^1] == '"' ? new ETag(text[1..^1]) : etag;
     }
 
     private async Task WriteReceiptAsync(string blobName, ETag etag, CancellationToken cancellationToken)

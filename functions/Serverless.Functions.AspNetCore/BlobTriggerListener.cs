@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using Azure;
+using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Microsoft.Azure.Functions.Worker;
@@ -22,7 +23,7 @@ namespace Serverless.Functions.AspNetCore;
 /// second, stalling every other request for ~200 ms at a time), so listings are spaced at least
 /// <see cref="ScanCostMultiple"/> times as long as the last one took, between
 /// <see cref="BlobTriggerOptions.ScanIntervalSeconds"/> and <see cref="BlobTriggerOptions.MaxScanIntervalSeconds"/>.
-/// A receipt (blob name + ETag) in container <c>azure-webjobs-hosts</c> is kept for each blob handled, so a
+/// A receipt (blob name + ETag; a row of table <see cref="ReceiptsTable"/>) is kept for each blob handled, so a
 /// restart does not fire everything again. A failing invocation is retried with exponential backoff (1, 2, 4,
 /// 8 s…), up to <see cref="MaxAttempts"/> times; a failure because storage is unreachable does not count as an
 /// attempt, so an outage of any length ends with the drop published, not given up on. (The Functions host's
@@ -48,6 +49,13 @@ internal sealed partial class BlobTriggerListener : BackgroundService
     private readonly TimeProvider _time;
     private readonly BlobContainerClient _container;
     private readonly BlobContainerClient _receipts;
+
+    /// <summary>
+    /// The receipts, a row per handled blob (<see cref="ReceiptsTable"/>). A blob each, as the Functions host keeps them,
+    /// made Azurite slower for every blob call (its blob lookups filter all of an account's blobs: at 10,000 models a third
+    /// of them were receipts); a table row is an index lookup there. Receipts left as blobs by earlier versions are still read.
+    /// </summary>
+    private readonly TableClient _receiptRows;
     private readonly string _prefix;
     private readonly Regex _pattern;
     private readonly Dictionary<string, ETag> _handled = new(StringComparer.Ordinal);
@@ -84,13 +92,30 @@ internal sealed partial class BlobTriggerListener : BackgroundService
         var slash = path.IndexOf('/', StringComparison.Ordinal);
         _container = client.GetBlobContainerClient(path[..slash]);
         _receipts = client.GetBlobContainerClient("azure-webjobs-hosts");
+        _receiptRows = new TableServiceClient(connectionString).GetTableClient(ReceiptsTable);
+        ReceiptPartition = $"{function.Name}~{_container.Name}";
         var blobPattern = path[(slash + 1)..];
         _prefix = blobPattern[..blobPattern.IndexOf('{', StringComparison.Ordinal)];
         _pattern = new Regex("^" + Regex.Replace(Regex.Escape(blobPattern).Replace("\\{", "{", StringComparison.Ordinal), "{([A-Za-z0-9_]+)}", "(?<$1>[^/]+)") + "$", RegexOptions.CultureInvariant);
         ReceiptPrefix = $"blobreceipts/local/{function.Name}/{_container.Name}/";
     }
 
+    /// <summary>
+    /// A receipt's row key: the blob name escaped (it may hold '/', '#', '?' or a backslash, which a row key may not),
+    /// or its SHA-256 where the escaped name is over a row key's 1 KiB (the name itself is kept in the row).
+    /// </summary>
+    public static string ReceiptKey(string blobName)
+    {
+        var escaped = Uri.EscapeDataString(blobName);
+        return escaped.Length <= 512 ? escaped : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(blobName)));
+    }
+
+    /// <summary>The local host's table of blob-trigger receipts (the Functions host's own, as its container is; not in the Bicep).</summary>
+    public const string ReceiptsTable = "azurewebjobsreceipts";
+
     private string ReceiptPrefix { get; }
+
+    private string ReceiptPartition { get; }
 
     /// <summary>
     /// Takes an Event Grid blob-created event: true when the blob is in this trigger's container (it is then handled
@@ -118,6 +143,7 @@ internal sealed partial class BlobTriggerListener : BackgroundService
             {
                 await _container.CreateIfNotExistsAsync(cancellationToken: stoppingToken).ConfigureAwait(false);
                 await _receipts.CreateIfNotExistsAsync(cancellationToken: stoppingToken).ConfigureAwait(false);
+                await _receiptRows.CreateIfNotExistsAsync(stoppingToken).ConfigureAwait(false);
                 await LoadReceiptsAsync(stoppingToken).ConfigureAwait(false);
                 break;
             }
@@ -310,6 +336,17 @@ internal sealed partial class BlobTriggerListener : BackgroundService
                 }
             }
         }
+
+        await foreach (var row in _receiptRows.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {ReceiptPartition}"), cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            if (row.GetString("ETag") is { } etag)
+            {
+                lock (_state)
+                {
+                    _handled[row.GetString("Blob") ?? Uri.UnescapeDataString(row.RowKey)] = Unquoted(new ETag(etag));
+                }
+            }
+        }
     }
 
     /// <summary>Lists the container and starts handling each new or changed blob; true when any was started.</summary>
@@ -436,8 +473,8 @@ internal sealed partial class BlobTriggerListener : BackgroundService
 
     private async Task WriteReceiptAsync(string blobName, ETag etag, CancellationToken cancellationToken)
     {
-        var receipt = _receipts.GetBlobClient(ReceiptPrefix + blobName);
-        await receipt.UploadAsync(BinaryData.Empty, new BlobUploadOptions { Metadata = new Dictionary<string, string> { ["ETag"] = etag.ToString() } }, cancellationToken).ConfigureAwait(false);
+        var receipt = new TableEntity(ReceiptPartition, ReceiptKey(blobName)) { ["ETag"] = etag.ToString(), ["Blob"] = blobName };
+        await _receiptRows.UpsertEntityAsync(receipt, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Polling container {Container} failed")]

@@ -127,10 +127,18 @@ public sealed class ModelNameIndex
                     return ValueTask.FromResult(true);
                 }
 
-                // Over the tenant's budget: 404 now, and read the tenant's epoch on demand (one point read per spacing),
-                // so a model published a moment ago under a flood of this tenant's junk is served within ~0.2 s.
+                // Over the tenant's budget: read the tenant's epoch on demand (one point read per spacing). When a read
+                // may start at once, this request waits for it (milliseconds): a model published a moment ago, in a burst
+                // of publishes past the budget, is served on its first request, not 404ed until the next epoch poll (a
+                // second). Otherwise 404 now: under a flood of junk at most one request per spacing waits, and a new model
+                // is served within ~0.2 s.
                 if (!_storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
                 {
+                    if (_epochs.TryRefreshNow(tenant, out var read))
+                    {
+                        return AfterEpochReadAsync(tenant, entry, read, cancellationToken);
+                    }
+
                     _ = _epochs.RefreshAsync(tenant, now);
                 }
 
@@ -160,6 +168,31 @@ public sealed class ModelNameIndex
         // published a moment ago into a 404 from a stale set; junk costs reads only until the load lands (ms).
         _ = ReloadQuietlyAsync(tenant, epoch);
         return ValueTask.FromResult(true);
+    }
+
+    /// <summary>
+    /// After an on-demand read of the tenant's epoch: true (the registry decides; the set catches up behind) when the
+    /// tenant's registry changed since the set was brought up to date, false when it did not (the name is not the tenant's).
+    /// </summary>
+    private async ValueTask<bool> AfterEpochReadAsync(string tenant, Entry entry, Task read, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await read.WaitAsync(_storage.RequestWait, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+
+        var epoch = _epochs.Current(tenant);
+        if (epoch is null || string.Equals(epoch, entry.Epoch, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        _ = ReloadQuietlyAsync(tenant, epoch);
+        return true;
     }
 
     private bool IsCurrent(Entry entry, string? epoch, long now)

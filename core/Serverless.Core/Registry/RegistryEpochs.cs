@@ -123,6 +123,26 @@ public sealed class RegistryEpochs
         return state.AfterAsync(this, key, since);
     }
 
+    /// <summary>
+    /// Starts an on-demand read of <paramref name="key"/>'s epoch when one may start at once (none running, the last
+    /// started at least <see cref="RefreshSpacing"/> ago); false, and nothing started, otherwise. For a caller that may
+    /// wait for a read of a few milliseconds but never for the spacing: under a flood, at most one caller per spacing waits.
+    /// </summary>
+    public bool TryRefreshNow(string key, out Task read)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var now = _time.GetTimestamp();
+        if ((_refreshes.Count < MaxRefreshKeys || _refreshes.ContainsKey(key))
+            && _refreshes.GetOrAdd(key, static _ => new KeyRefresh()).CanStartAt(now, _time))
+        {
+            read = RefreshAsync(key, now);
+            return true;
+        }
+
+        read = Task.CompletedTask;
+        return false;
+    }
+
     private async Task ReadOneAsync(string key, KeyRefresh state, long startAt)
     {
         var wait = _time.GetElapsedTime(_time.GetTimestamp(), startAt);
@@ -254,6 +274,16 @@ public sealed class RegistryEpochs
         private long _lastEndedStartedAt = long.MinValue;
 
         public KeyRead? Read { get; set; }
+
+        /// <summary>True when no read is running and the spacing since the last one's start has passed at <paramref name="now"/>.</summary>
+        public bool CanStartAt(long now, TimeProvider time)
+        {
+            lock (_lock)
+            {
+                return _current is not { IsCompleted: false }
+                    && (_currentStartsAt == long.MinValue || now >= _currentStartsAt + (long)(RefreshSpacing.TotalSeconds * time.TimestampFrequency));
+            }
+        }
 
         public async Task AfterAsync(RegistryEpochs epochs, string key, long since)
         {

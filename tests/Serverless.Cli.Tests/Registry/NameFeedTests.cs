@@ -74,6 +74,37 @@ public sealed class NameFeedTests
     }
 
     [TestMethod]
+    public async Task AModelPublishedAMomentAgo_PastTheReadBudget_IsLetThroughOnItsFirstRequest_AfterAnOnDemandEpochRead()
+    {
+        const string tenant = "feed-d";
+        var storage = Storage();
+        using var cache = new MemoryCache(new MemoryCacheOptions());
+        var epochs = new RegistryEpochs(storage, TimeProvider.System);
+        var registry = new ModelRegistry(storage, cache, epochs, TimeProvider.System);
+        Assert.IsTrue(await registry.TryInsertFirstAsync(Row(tenant, "known"), CancellationToken.None));
+        var index = new ModelNameIndex(storage, epochs, TimeProvider.System);
+        await epochs.PollAsync(CancellationToken.None);
+        await index.MayExistAsync(tenant, "known", CancellationToken.None);
+        await WaitUntilAsync(() => index.Peek(tenant, "known") == true, "the set is loaded");
+
+        // Spend the tenant's budget of reads for names the set lacks (and the on-demand read a junk name may wait for).
+        var junk = 0;
+        while (await index.MayExistAsync(tenant, $"junk-{junk++}", CancellationToken.None) && junk < 1_000)
+        {
+        }
+
+        Assert.IsTrue(junk < 1_000, "the budget ran out");
+        Assert.IsFalse(await index.MayExistAsync(tenant, "more-junk", CancellationToken.None), "past the budget a name the set lacks is 404");
+
+        // A publish by another writer, which this process's epoch poll has not seen yet; then the spacing of on-demand reads.
+        var publisher = new ModelRegistry(storage, cache, new RegistryEpochs(storage, TimeProvider.System), TimeProvider.System);
+        Assert.IsTrue(await publisher.TryInsertFirstAsync(Row(tenant, "fresh"), CancellationToken.None));
+        await Task.Delay(RegistryEpochs.RefreshSpacing + TimeSpan.FromMilliseconds(50));
+
+        Assert.IsTrue(await index.MayExistAsync(tenant, "fresh", CancellationToken.None), "its first request waited for the tenant's epoch, saw the change, and was let through");
+    }
+
+    [TestMethod]
     public async Task EveryChange_NamesItsModel_InARowWrittenBeforeItsEpoch_AndConcurrentChangesShareRows()
     {
         const string tenant = "feed-b";

@@ -21,7 +21,7 @@ internal static class ModelsCommand
     public static Command Create()
     {
         var tenant = new Option<string?>("--tenant") { Description = "Only this tenant's models (default: all)" };
-        var prefix = new Option<string?>("--prefix") { Description = "Only models whose name starts with this (needs --tenant)" };
+        var prefix = new Option<string?>("--prefix") { Description = "Only models whose name starts with this (of --tenant, default: the first in local.json)" };
         var state = new Option<string?>("--state") { Description = "Only versions in this state: Ready, Rejected or Retired" };
         state.AcceptOnlyFromAmong(ModelStates.Ready, ModelStates.Rejected, ModelStates.Retired);
         var limit = new Option<int>("--limit") { Description = $"Versions per page, 1 to {ModelListQuery.MaxLimit}", DefaultValueFactory = _ => ModelListQuery.DefaultLimit };
@@ -30,17 +30,24 @@ internal static class ModelsCommand
         var command = new Command("models", "List model versions and their states, a page at a time") { tenant, prefix, state, limit, after, json };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            using var context = CliContext.Open();
+            if (context is null)
+            {
+                return 1;
+            }
+
+            // A prefix is a key range within one tenant's models: without --tenant, the local cluster's first tenant, as
+            // the other commands take it.
             var named = parse.GetValue(tenant);
+            if (named is null && !string.IsNullOrEmpty(parse.GetValue(prefix)))
+            {
+                named = context.DefaultTenant(null);
+            }
+
             var (query, error) = Query(named, parse.GetValue(prefix), parse.GetValue(state), parse.GetValue(limit), parse.GetValue(after));
             if (query is null)
             {
                 Console.Error.WriteLine($"error: {error}");
-                return 1;
-            }
-
-            using var context = CliContext.Open();
-            if (context is null)
-            {
                 return 1;
             }
 

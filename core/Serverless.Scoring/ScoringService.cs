@@ -288,7 +288,7 @@ public sealed partial class ScoringService
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Miss {Model}: resolved in {ResolveMs:F1} ms, leased in {LeaseMs:F1} ms (its load: read {ReadMs:F1} ms, session {CreateMs:F1} ms)")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Miss {Model}: resolved in {ResolveMs:F1} ms, leased in {LeaseMs:F1} ms (its load: read {ReadMs:F1} ms, session {CreateMs:F1} ms)")]
     private partial void LogMissPhases(string model, double resolveMs, double leaseMs, double readMs, double createMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Not loading model {Model}: {Resident} bytes resident, over the limit of {Limit}")]

@@ -83,16 +83,18 @@ public sealed class PlacementStore
     }
 
     /// <summary>
-    /// The models pinned resident, as (tenant, model): one query of Table <c>placements</c> (a row only per overridden
-    /// model), which a shard runs every few seconds to learn which of its models to keep loaded.
+    /// The models pinned resident, as (tenant, model), from the same snapshot of Table <c>placements</c> that
+    /// <see cref="GetAsync"/> answers from (a row only per overridden model): a shard asks every few seconds which of
+    /// its models to keep loaded, and costs storage no query of its own for it.
     /// </summary>
     public async Task<IReadOnlyList<(string Tenant, string Model)>> ListPinnedAsync(CancellationToken cancellationToken)
     {
         var pinned = new List<(string Tenant, string Model)>();
-        await foreach (var row in _storage.PlacementsTable.QueryAsync<PlacementEntity>(filter: "MinResident eq true", select: ["PartitionKey"], cancellationToken: cancellationToken).ConfigureAwait(false))
+        var all = await _reads.GetOrLoadAsync(SnapshotKey, CacheDuration, absentFor: null, refreshAhead: true, ReadAllAsync, cancellationToken).ConfigureAwait(false);
+        foreach (var row in all.Values)
         {
             var tilde = row.PartitionKey.IndexOf('~', StringComparison.Ordinal);
-            if (tilde > 0)
+            if (row.MinResident && tilde > 0)
             {
                 pinned.Add((row.PartitionKey[..tilde], row.PartitionKey[(tilde + 1)..]));
             }

@@ -63,7 +63,6 @@ public sealed class ModelNameIndex
     private long _names;
     private long _loads;
     private long _feedReads;
-    private readonly RegistryNameFeed _feed;
 
     public ModelNameIndex(StorageClients storage, RegistryEpochs epochs, TimeProvider time)
         : this(storage, epochs, time, MaxTenants, MaxNames)
@@ -81,7 +80,6 @@ public sealed class ModelNameIndex
         _maxTenants = maxTenants;
         _maxNames = maxNames;
         _seed = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(sizeof(ulong)));
-        _feed = new RegistryNameFeed(storage, time);
     }
 
     /// <summary>Tenants whose sets are held now.</summary>
@@ -234,7 +232,7 @@ public sealed class ModelNameIndex
             var updatedAt = _time.GetTimestamp();
             using var feedTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             Interlocked.Increment(ref _feedReads);
-            var names = await _feed.ReadSinceAsync(tenant, held.FeedFromTicks, feedTimeout.Token).ConfigureAwait(false);
+            var names = await _epochs.NameFeed.ReadSinceAsync(tenant, held.FeedFromTicks, feedTimeout.Token).ConfigureAwait(false);
             // A fresh read budget, as a full read gives: a set brought up to date is the new state of the tenant, and the names
             // it lacks now are what the budget is for (a carried-over budget spent by the names of a burst of publishes 404ed the next).
             var updated = new Entry(held.Names.With(names), epoch, updatedAt, new ReadBudget(_time, AbsentReadsPerSecond))

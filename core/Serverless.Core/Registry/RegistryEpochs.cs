@@ -21,6 +21,9 @@ namespace Serverless.Core.Registry;
 /// </remarks>
 public sealed class RegistryEpochs
 {
+    /// <summary>The tenants' name feed: written by the bumps here, read by the name sets (<see cref="ModelNameIndex"/>).</summary>
+    public RegistryNameFeed NameFeed { get; }
+
     /// <summary>How often a router or shard reads the epochs.</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
 
@@ -44,7 +47,6 @@ public sealed class RegistryEpochs
     private readonly ConcurrentDictionary<string, KeyRefresh> _refreshes = new(StringComparer.Ordinal);
     private readonly Lock _writing = new();
     private readonly CoalescingRunner<string> _bumps;
-    private readonly RegistryNameFeed _names;
     private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _touched = new(StringComparer.Ordinal);
     private Snapshot? _last;
     private long _refreshReads;
@@ -52,7 +54,7 @@ public sealed class RegistryEpochs
     public RegistryEpochs(StorageClients storage, TimeProvider time)
     {
         // A shared bump is not cancelled by one caller leaving (CoalescingRunner); the write is bounded by the client's own timeouts.
-        _names = new RegistryNameFeed(storage, time);
+        NameFeed = new RegistryNameFeed(storage, time);
         _bumps = new CoalescingRunner<string>(BumpWithNamesAsync, StringComparer.Ordinal);
         _storage = storage;
         _time = time;
@@ -236,7 +238,7 @@ public sealed class RegistryEpochs
         {
             try
             {
-                await _names.AppendAsync(tenant, names, CancellationToken.None).ConfigureAwait(false);
+                await NameFeed.AppendAsync(tenant, names, CancellationToken.None).ConfigureAwait(false);
             }
             catch
             {

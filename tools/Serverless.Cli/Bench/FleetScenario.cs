@@ -152,12 +152,7 @@ internal sealed class FleetScenario
         var started = Stopwatch.GetTimestamp();
         foreach (var name in single)
         {
-            var (status, hit, ms) = await generator.SendOnceAsync(cluster.RouterInferUri(name), BenchModels.LinearRequest, cluster.ApiKey, cancellationToken).ConfigureAwait(false);
-            one.Record(ms, status == 200, hit);
-            if (status != 200)
-            {
-                one.NoteError($"HTTP {status} for {name}");
-            }
+            await FirstRequestAsync(generator, cluster, name, one, cancellationToken).ConfigureAwait(false);
         }
 
         one.Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -172,12 +167,7 @@ internal sealed class FleetScenario
         {
             while (queue.TryDequeue(out var name))
             {
-                var (status, hit, ms) = await generator.SendOnceAsync(cluster.RouterInferUri(name), BenchModels.LinearRequest, cluster.ApiKey, cancellationToken).ConfigureAwait(false);
-                many.Record(ms, status == 200, hit);
-                if (status != 200)
-                {
-                    many.NoteError($"HTTP {status} for {name}");
-                }
+                await FirstRequestAsync(generator, cluster, name, many, cancellationToken).ConfigureAwait(false);
             }
         });
         await Task.WhenAll(workers).ConfigureAwait(false);
@@ -187,5 +177,16 @@ internal sealed class FleetScenario
         burstResult.Metrics["burst_p99_over_single"] = singleResult.P50Ms > 0 ? burstResult.P99Ms / singleResult.P50Ms : 0;
         burstResult.Notes["against a single cold load"] = string.Create(CultureInfo.InvariantCulture, $"burst p99 {burstResult.P99Ms:0.0} ms = {burstResult.Metrics["burst_p99_over_single"]:0.0} × a single cold load's p50 ({singleResult.P50Ms:0.0} ms)");
         return [singleResult, burstResult];
+    }
+
+    /// <summary>One request of <paramref name="model"/> through the router, recorded in <paramref name="run"/>.</summary>
+    private static async Task FirstRequestAsync(HttpLoadGenerator generator, BenchCluster cluster, string model, LoadRun run, CancellationToken cancellationToken)
+    {
+        var (status, hit, ms) = await generator.SendOnceAsync(cluster.RouterInferUri(model), BenchModels.LinearRequest, cluster.ApiKey, cancellationToken).ConfigureAwait(false);
+        run.Record(ms, status == 200, hit);
+        if (status != 200)
+        {
+            run.NoteError($"HTTP {status} for {model}");
+        }
     }
 }

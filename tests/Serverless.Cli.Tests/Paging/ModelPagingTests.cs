@@ -34,7 +34,7 @@ public sealed class ModelPagingTests
     // ('-' and 'z' are below '~'), "paginh~…" above it.
     private static readonly string[] Neighbours = ["paging-2", "pagingz", "paginh"];
 
-    private static int s_azuritePid;
+    private static AzuriteProcesses? s_azurite;
     private static ServiceProvider? s_services;
 
     private static IServiceProvider Services => s_services ?? throw new InvalidOperationException("the class did not start");
@@ -50,9 +50,8 @@ public sealed class ModelPagingTests
         var tools = Azurite.ToolsDirectory();
         await Azurite.EnsureInstalledAsync(tools, Console.WriteLine, CancellationToken.None);
         var log = Path.Combine(Path.GetTempPath(), "paging-azurite-" + Guid.NewGuid().ToString("N")[..8] + ".log");
-        var (pid, connectionString, _) = await Azurite.StartAsync(tools, null, log, CancellationToken.None);
-        s_azuritePid = pid;
-        s_services = CliServices.Create(connectionString);
+        s_azurite = await Azurite.StartAsync(tools, null, log, CancellationToken.None);
+        s_services = CliServices.Create(s_azurite.ConnectionString);
         await Storage.EnsureCreatedAsync(CancellationToken.None);
 
         var published = DateTimeOffset.UtcNow.AddHours(-1);
@@ -111,10 +110,7 @@ public sealed class ModelPagingTests
             await s_services.DisposeAsync();
         }
 
-        if (s_azuritePid != 0)
-        {
-            ChildProcesses.Kill(s_azuritePid);
-        }
+        s_azurite?.Kill();
     }
 
     [TestMethod]

@@ -15,7 +15,7 @@ namespace Serverless.Cli.Tests.Registry;
 [TestClass]
 public sealed class NameFeedTests
 {
-    private static int s_azuritePid;
+    private static AzuriteProcesses? s_azurite;
     private static string s_connectionString = "";
 
     [ClassInitialize]
@@ -25,7 +25,8 @@ public sealed class NameFeedTests
         var tools = Azurite.ToolsDirectory();
         await Azurite.EnsureInstalledAsync(tools, Console.WriteLine, CancellationToken.None);
         var log = Path.Combine(Path.GetTempPath(), "namefeed-azurite-" + Guid.NewGuid().ToString("N")[..8] + ".log");
-        (s_azuritePid, s_connectionString, _) = await Azurite.StartAsync(tools, null, log, CancellationToken.None);
+        s_azurite = await Azurite.StartAsync(tools, null, log, CancellationToken.None);
+        s_connectionString = s_azurite.ConnectionString;
         var storage = Storage();
         await storage.EnsureCreatedAsync(CancellationToken.None);
     }
@@ -33,10 +34,7 @@ public sealed class NameFeedTests
     [ClassCleanup]
     public static void Stop()
     {
-        if (s_azuritePid != 0)
-        {
-            ChildProcesses.Kill(s_azuritePid);
-        }
+        s_azurite?.Kill();
     }
 
     [TestMethod]

@@ -51,8 +51,9 @@ public sealed class ChaosTests
         // Long enough for every cache of the request path (2 s to 15 s) to expire and be refreshed against nothing.
         await Task.Delay(TimeSpan.FromSeconds(8));
         var (coldStatus, coldBody, _) = await cluster.InferAsync(cluster.DemoKey, "never-loaded", Body);
-        Assert.IsFalse(ChildProcesses.IsOurs(cluster.State.Azurite!.Pid, "azurite"), "Azurite is stopped");
-        Assert.IsTrue(cluster.State.AllProcesses().Where(p => p != cluster.State.Azurite).All(p => ChildProcesses.IsOurs(p.Pid, cluster.State.MarkerOf(p))), "the apps live through the outage");
+        Assert.IsFalse(ChildProcesses.IsOurs(cluster.State.Azurite!.Pid, "azurite"), "Azurite's blob service is stopped");
+        Assert.IsFalse(ChildProcesses.IsOurs(cluster.State.AzuriteTables!.Pid, "azurite"), "Azurite's table service is stopped");
+        Assert.IsTrue(cluster.State.AllProcesses().Where(p => p != cluster.State.Azurite && p != cluster.State.AzuriteTables).All(p => ChildProcesses.IsOurs(p.Pid, cluster.State.MarkerOf(p))), "the apps live through the outage");
 
         await cluster.Cluster.StartAzuriteAsync(cluster.State, CancellationToken.None);
         Volatile.Write(ref phase, "after");

@@ -62,7 +62,8 @@ public sealed class StorageHungTests
         var key = await cluster.Tenants.AddKeyAsync(tenant, null, CancellationToken.None);
         var baseUrl = app == "router" ? cluster.State.RouterUrl : cluster.State.Shards[0].Url;
         using var http = new HttpClient { BaseAddress = new Uri(baseUrl.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(30) };
-        var azurite = cluster.State.Azurite!.Pid;
+        // Both of Azurite's processes (blob and table services): all of storage hangs, as an unreachable account would.
+        int[] azurite = [cluster.State.Azurite!.Pid, cluster.State.AzuriteTables!.Pid];
         Signal(azurite, "STOP");
         try
         {
@@ -117,12 +118,15 @@ public sealed class StorageHungTests
         }
     }
 
-    /// <summary>Sends a signal to a process this test's cluster started (Azurite, by its id).</summary>
-    private static void Signal(int pid, string signal)
+    /// <summary>Sends a signal to processes this test's cluster started (Azurite's, by their ids).</summary>
+    private static void Signal(int[] pids, string signal)
     {
-        Assert.IsTrue(ChildProcesses.IsOurs(pid, "azurite"), "only our own Azurite is paused");
-        using var kill = Process.Start(new ProcessStartInfo("kill", $"-{signal} {pid}") { UseShellExecute = false }) ?? throw new InvalidOperationException("kill did not start");
-        kill.WaitForExit();
-        Assert.AreEqual(0, kill.ExitCode, $"kill -{signal} {pid}");
+        foreach (var pid in pids)
+        {
+            Assert.IsTrue(ChildProcesses.IsOurs(pid, "azurite"), "only our own Azurite is paused");
+            using var kill = Process.Start(new ProcessStartInfo("kill", $"-{signal} {pid}") { UseShellExecute = false }) ?? throw new InvalidOperationException("kill did not start");
+            kill.WaitForExit();
+            Assert.AreEqual(0, kill.ExitCode, $"kill -{signal} {pid}");
+        }
     }
 }

@@ -29,6 +29,11 @@ internal static partial class ClusterScrape
             list.Add(("azurite", azurite.Pid));
         }
 
+        if (cluster.State.AzuriteTables is { } tables)
+        {
+            list.Add(("azurite-table", tables.Pid));
+        }
+
         return list;
     }
 

@@ -92,14 +92,20 @@ public static class ChildProcesses
     }
 
     /// <summary>Asks the process to stop (SIGTERM), then kills it if it has not stopped within the grace period.</summary>
-    public static async Task StopAsync(int pid, string marker, TimeSpan grace)
+    public static Task StopAsync(int pid, string marker, TimeSpan grace) => StopAsync(pid, marker, grace, "TERM");
+
+    /// <summary>
+    /// Asks the process to stop with <paramref name="signal"/> (<c>TERM</c>, <c>INT</c>), then kills it if it has not
+    /// stopped within the grace period. (Azurite's table service saves its data on SIGINT only.)
+    /// </summary>
+    public static async Task StopAsync(int pid, string marker, TimeSpan grace, string signal)
     {
         if (!IsOurs(pid, marker))
         {
             return;
         }
 
-        using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false }))
+        using (var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false }))
         {
             if (kill is not null)
             {

@@ -46,10 +46,10 @@ public sealed class LocalCluster
             var tools = Azurite.ToolsDirectory();
             await Azurite.EnsureInstalledAsync(tools, _log, cancellationToken).ConfigureAwait(false);
             _log("Starting Azurite…");
-            var (azuritePid, connectionString, blobPort) = await Azurite.StartAsync(
+            var azurite = await Azurite.StartAsync(
                 tools, options.PersistStorage ? _state.AzuriteDataPath : null, Path.Combine(_state.LogsPath, "azurite.log"), cancellationToken).ConfigureAwait(false);
-            state.Azurite = new ProcessEntry("azurite", $"http://127.0.0.1:{blobPort}", azuritePid);
-            state.Storage = connectionString;
+            var connectionString = azurite.ConnectionString;
+            Record(state, azurite);
             _state.Write(state);
 
             var storage = CreateStorage(connectionString);
@@ -95,18 +95,14 @@ public sealed class LocalCluster
         var stops = new List<Task>();
         foreach (var process in state.AllProcesses())
         {
-            if (process != state.Azurite)
+            if (process != state.Azurite && process != state.AzuriteTables)
             {
                 stops.Add(ChildProcesses.StopAsync(process.Pid, state.MarkerOf(process), TimeSpan.FromSeconds(15)));
             }
         }
 
         await Task.WhenAll(stops).ConfigureAwait(false);
-        if (state.Azurite is not null)
-        {
-            await ChildProcesses.StopAsync(state.Azurite.Pid, "azurite", TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        }
-
+        await StopAzuriteAsync(state, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         _state.Delete();
     }
 
@@ -127,17 +123,14 @@ public sealed class LocalCluster
     }
 
     /// <summary>
-    /// Stops Azurite (SIGTERM: it saves its data and exits) as a storage outage would; the apps keep running.
+    /// Stops Azurite (SIGINT: it saves its data and exits) as a storage outage would; the apps keep running.
     /// Only a cluster started with <see cref="LocalClusterOptions.PersistStorage"/> gets its data back on
     /// <see cref="StartAzuriteAsync"/>.
     /// </summary>
-    public async Task StopAzuriteAsync(LocalClusterState state)
+    public Task StopAzuriteAsync(LocalClusterState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Azurite is { } azurite)
-        {
-            await ChildProcesses.StopAsync(azurite.Pid, "azurite", TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-        }
+        return StopAzuriteAsync(state, TimeSpan.FromSeconds(10));
     }
 
     /// <summary>Starts Azurite again on the same ports and data folder, so the running apps reconnect to it.</summary>
@@ -145,10 +138,33 @@ public sealed class LocalCluster
     {
         ArgumentNullException.ThrowIfNull(state);
         var tools = Azurite.ToolsDirectory();
-        var (pid, _, blobPort) = await Azurite.StartAsync(
+        var azurite = await Azurite.StartAsync(
             tools, _options.PersistStorage ? _state.AzuriteDataPath : null, Path.Combine(_state.LogsPath, "azurite.log"), state.Storage, cancellationToken).ConfigureAwait(false);
-        state.Azurite = new ProcessEntry("azurite", $"http://127.0.0.1:{blobPort}", pid);
+        Record(state, azurite);
         _state.Write(state);
+    }
+
+    private static void Record(LocalClusterState state, AzuriteProcesses azurite)
+    {
+        state.Azurite = new ProcessEntry("azurite", $"http://127.0.0.1:{azurite.BlobPort}", azurite.BlobPid);
+        state.AzuriteTables = new ProcessEntry("azurite-table", $"http://127.0.0.1:{Azurite.PortOf(azurite.ConnectionString, "TableEndpoint")}", azurite.TablePid);
+        state.Storage = azurite.ConnectionString;
+    }
+
+    private static async Task StopAzuriteAsync(LocalClusterState state, TimeSpan grace)
+    {
+        var stops = new List<Task>(2);
+        foreach (var process in new[] { state.Azurite, state.AzuriteTables })
+        {
+            if (process is not null)
+            {
+                // SIGINT: azurite-table saves its data on SIGINT only; on SIGTERM it dies with its latest rows
+                // unsaved (azurite-blob saves on either).
+                stops.Add(ChildProcesses.StopAsync(process.Pid, "azurite", grace, "INT"));
+            }
+        }
+
+        await Task.WhenAll(stops).ConfigureAwait(false);
     }
 
     /// <summary>

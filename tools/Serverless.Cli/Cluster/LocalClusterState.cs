@@ -25,16 +25,20 @@ public sealed class LocalClusterState
 
     public ProcessEntry? Publisher { get; set; }
 
+    /// <summary>Azurite's blob service.</summary>
     public ProcessEntry? Azurite { get; set; }
+
+    /// <summary>Azurite's table service, its own process (see <see cref="Cluster.Azurite"/>).</summary>
+    public ProcessEntry? AzuriteTables { get; set; }
 
     /// <summary>The GPU app (CPU execution provider locally), serving pool <c>gpu</c>.</summary>
     public ProcessEntry? Gpu { get; set; }
 
     /// <summary>What a process's command line carries, so only processes of ours are ever stopped.</summary>
     public string MarkerOf(ProcessEntry process) =>
-        process == Azurite ? "azurite" : process == Gpu ? "Serverless.Gpu" : "Serverless.LocalHost";
+        process == Azurite || process == AzuriteTables ? "azurite" : process == Gpu ? "Serverless.Gpu" : "Serverless.LocalHost";
 
-    /// <summary>Every process of the cluster, Azurite last (the apps stop before their storage).</summary>
+    /// <summary>Every process of the cluster, Azurite's two last (the apps stop before their storage).</summary>
     public IEnumerable<ProcessEntry> AllProcesses()
     {
         if (Router is not null) yield return Router;
@@ -42,5 +46,6 @@ public sealed class LocalClusterState
         if (Publisher is not null) yield return Publisher;
         if (Gpu is not null) yield return Gpu;
         if (Azurite is not null) yield return Azurite;
+        if (AzuriteTables is not null) yield return AzuriteTables;
     }
 }

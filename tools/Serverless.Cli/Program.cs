@@ -27,4 +27,7 @@ var root = new RootCommand("serverless: run, publish to and inspect the multi-mo
     FsckCommand.Create(),
     AuditCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+// Ctrl+C cancels the command's token and then waits this long before the process is ended: `up` and `bench` stop
+// the processes they started on the way out (each app drains for up to 15 s), and the default 2 s left them running.
+var invocation = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(45) };
+return await root.Parse(args).InvokeAsync(invocation).ConfigureAwait(false);

@@ -213,8 +213,43 @@ public sealed class ModelNameIndex
         }
     }
 
-    private Task<Entry> Load(string tenant, string? epoch) =>
-        _loading.JoinOrStart(tenant, (Index: this, Epoch: epoch), static (t, s) => s.Index.LoadAsync(t, s.Epoch));
+    /// <summary>How often <see cref="ModelNameSetFollower"/> brings the held sets up to date (<see cref="CatchUpAsync"/>).</summary>
+    public static readonly TimeSpan CatchUpInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Brings each held set whose tenant's registry changed up to date from the name feed, as a request would, while
+    /// the feed still covers it; never reads a tenant's names in full, and does not count as a use of the set. Without
+    /// it a set is updated only by requests, and one idle through a long bulk publish (100,000 models, a quarter of an
+    /// hour, no traffic) fell behind the feed's retention: its next request started a full read of two hundred pages.
+    /// </summary>
+    public async Task CatchUpAsync(CancellationToken cancellationToken)
+    {
+        var feedCovers = (RegistryNameFeed.Retention - RegistryNameFeed.ClockMargin).Ticks;
+        foreach (var (tenant, held) in _sets)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var nowTicks = _time.GetUtcNow().UtcTicks;
+            var epoch = _epochs.Current(tenant);
+            if (epoch is null || string.Equals(epoch, held.Epoch, StringComparison.Ordinal)
+                || nowTicks - held.FeedFromTicks >= feedCovers || nowTicks - held.FullLoadedAtTicks >= FullReloadInterval.Ticks
+                || _storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
+            {
+                continue;
+            }
+
+            try
+            {
+                await Load(tenant, epoch, touch: false).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is Azure.RequestFailedException || StorageFaults.IsTransient(e, cancellationToken))
+            {
+                // The next round, or the next request, tries again.
+            }
+        }
+    }
+
+    private Task<Entry> Load(string tenant, string? epoch, bool touch = true) =>
+        _loading.JoinOrStart(tenant, (Index: this, Epoch: epoch, Touch: touch), static (t, s) => s.Index.LoadAsync(t, s.Epoch, s.Touch));
 
     /// <summary>
     /// Brings the tenant's set up to the epoch current before it started: from the name feed when a set is held that was
@@ -222,7 +257,8 @@ public sealed class ModelNameIndex
     /// the tenant's names. A set is read in full at least every <see cref="FullReloadInterval"/>, so a name whose
     /// feed row was never written (its writer stopped between its row and its bump) is not missing for longer.
     /// </summary>
-    private async Task<Entry> LoadAsync(string tenant, string? epoch)
+    /// <remarks><paramref name="touch"/>: counts as a use of the set (false from <see cref="CatchUpAsync"/>).</remarks>
+    private async Task<Entry> LoadAsync(string tenant, string? epoch, bool touch)
     {
         var nowTicks = _time.GetUtcNow().UtcTicks;
         if (_sets.TryGetValue(tenant, out var held)
@@ -237,7 +273,7 @@ public sealed class ModelNameIndex
             // it lacks now are what the budget is for (a carried-over budget spent by the names of a burst of publishes 404ed the next).
             var updated = new Entry(held.Names.With(names), epoch, updatedAt, new ReadBudget(_time, AbsentReadsPerSecond))
             {
-                LastUsed = Math.Max(held.LastUsed, updatedAt),
+                LastUsed = touch ? Math.Max(held.LastUsed, updatedAt) : held.LastUsed,
                 FeedFromTicks = nowTicks - RegistryNameFeed.ClockMargin.Ticks,
                 FullLoadedAtTicks = held.FullLoadedAtTicks,
             };
@@ -252,7 +288,6 @@ public sealed class ModelNameIndex
     private async Task<Entry> LoadAllAsync(string tenant, string? epoch, long nowTicks)
     {
         var started = _time.GetTimestamp();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var prefix = tenant + "~";
         // '~' + 1: every partition key "{tenant}~{model}" sorts inside [prefix, end).
         var end = tenant + "\u007f";
@@ -260,7 +295,10 @@ public sealed class ModelNameIndex
         var hashes = new List<ulong>();
         string? last = null;
         Interlocked.Increment(ref _loads);
-        await foreach (var row in _storage.ModelsTable.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: timeout.Token).ConfigureAwait(false))
+        // Paced, a timeout per page: at 100,000 models this is two hundred pages, and read back to back they kept the
+        // request path's point reads waiting (PacedTableScan).
+        await foreach (var row in PacedTableScan.ReadAsync(
+            token => _storage.ModelsTable.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: token), _time, CancellationToken.None).ConfigureAwait(false))
         {
             // Rows come in partition order: one hash per model, however many versions and aliases it has.
             if (!string.Equals(row.PartitionKey, last, StringComparison.Ordinal) && row.PartitionKey.StartsWith(prefix, StringComparison.Ordinal))

@@ -85,6 +85,7 @@ public static class ServerlessServiceCollectionExtensions
         services.AddServerlessInternalKey(configuration, "shard");
         services.AddServerlessLifecycle(TimeSpan.FromSeconds(2));
         services.AddHostedService<RegistryEpochPoller>();
+        services.AddHostedService<ModelNameSetFollower>();
         services.AddHostedService<ShardHeartbeatService>();
         services.AddHostedService<ModelAutoscaler>();
         services.AddHostedService<ShardWarmupService>();
@@ -118,6 +119,7 @@ public static class ServerlessServiceCollectionExtensions
         services.TryAddSingleton<RouterService>();
         services.TryAddSingleton<RouterEndpoints>();
         services.AddHostedService<RegistryEpochPoller>();
+        services.AddHostedService<ModelNameSetFollower>();
         services.AddHostedService<RouterHeartbeatService>();
         services.AddServerlessInternalKey(configuration, "router");
         var connectTimeout = configuration.GetSection(RouterOptions.SectionName).GetValue(nameof(RouterOptions.ConnectTimeoutSeconds), 2);

@@ -49,7 +49,7 @@ public sealed class DropEventTests
         Azure.ETag? first = null;
         for (var i = 0; i < 50 && first is null; i++)
         {
-            var row = await receipts.GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>("PublishModel~model-drop", key);
+            var row = await receipts.GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>(key, "PublishModel~model-drop");
             if (row.HasValue)
             {
                 first = row.Value!.ETag;
@@ -63,7 +63,7 @@ public sealed class DropEventTests
         Assert.IsNotNull(first, "the publish left a receipt");
         await Task.Delay(TimeSpan.FromSeconds(3));
 
-        Assert.AreEqual(first, (await receipts.GetEntityAsync<Azure.Data.Tables.TableEntity>("PublishModel~model-drop", key)).Value.ETag, "the receipt was written again: a listing handled the drop a second time");
+        Assert.AreEqual(first, (await receipts.GetEntityAsync<Azure.Data.Tables.TableEntity>(key, "PublishModel~model-drop")).Value.ETag, "the receipt was written again: a listing handled the drop a second time");
     }
 
     [TestMethod]

@@ -72,6 +72,38 @@ public sealed class NameFeedTests
     }
 
     [TestMethod]
+    public async Task AHeldSet_IsBroughtUpToDate_FromTheFeed_WithNoRequest()
+    {
+        const string tenant = "feed-e";
+        var storage = Storage();
+        using var cache = new MemoryCache(new MemoryCacheOptions());
+        var epochs = new RegistryEpochs(storage, TimeProvider.System);
+        var registry = new ModelRegistry(storage, cache, epochs, TimeProvider.System);
+        Assert.IsTrue(await registry.TryInsertFirstAsync(Row(tenant, "first"), CancellationToken.None));
+        var index = new ModelNameIndex(storage, epochs, TimeProvider.System);
+        await epochs.PollAsync(CancellationToken.None);
+        await index.MayExistAsync(tenant, "first", CancellationToken.None);
+        await WaitUntilAsync(() => index.Peek(tenant, "first") == true, "the set is loaded");
+
+        // Nothing changed: a catch-up reads nothing.
+        await index.CatchUpAsync(CancellationToken.None);
+        Assert.AreEqual(0, index.FeedReads, "no change, no read");
+
+        // Publishes by another writer while no request comes (a bulk publish with no traffic).
+        var publisher = new ModelRegistry(storage, cache, new RegistryEpochs(storage, TimeProvider.System), TimeProvider.System);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.IsTrue(await publisher.TryInsertFirstAsync(Row(tenant, $"bulk{i}"), CancellationToken.None));
+        }
+
+        await epochs.PollAsync(CancellationToken.None);
+        await index.CatchUpAsync(CancellationToken.None);
+        Assert.AreEqual(true, index.Peek(tenant, "bulk4"), "the set has the names published since, with no request for them");
+        Assert.AreEqual(1, index.Loads, "from the feed: the tenant's names were not read in full again");
+        Assert.AreEqual(1, index.FeedReads);
+    }
+
+    [TestMethod]
     public async Task AModelPublishedAMomentAgo_PastTheReadBudget_IsLetThroughOnItsFirstRequest_AfterAnOnDemandEpochRead()
     {
         const string tenant = "feed-d";

@@ -205,7 +205,16 @@ internal sealed class BenchCluster : IAsyncDisposable
             await _owned.StopAsync(State).ConfigureAwait(false);
             try
             {
-                Directory.Delete(_ownedPath!, recursive: true);
+                // SERVERLESS_BENCH_KEEP=1 keeps the cluster's folder (every process's log, Azurite's access logs) to
+                // read after the run: what a scenario's errors were, which storage calls it made.
+                if (Environment.GetEnvironmentVariable("SERVERLESS_BENCH_KEEP") is "1")
+                {
+                    Console.Error.WriteLine($"bench: the cluster's logs are kept in {LogsPath}");
+                }
+                else
+                {
+                    Directory.Delete(_ownedPath!, recursive: true);
+                }
             }
             catch (IOException)
             {

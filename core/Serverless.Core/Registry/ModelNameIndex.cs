@@ -218,11 +218,45 @@ public sealed class ModelNameIndex
 
     /// <summary>
     /// Brings each held set whose tenant's registry changed up to date from the name feed, as a request would, while
-    /// the feed still covers it; never reads a tenant's names in full, and does not count as a use of the set. Without
-    /// it a set is updated only by requests, and one idle through a long bulk publish (100,000 models, a quarter of an
-    /// hour, no traffic) fell behind the feed's retention: its next request started a full read of two hundred pages.
+    /// the feed still covers it, and does not count that as a use of the set. Without it a set is updated only by
+    /// requests, and one idle through a long bulk publish (100,000 models, a quarter of an hour, no traffic) fell
+    /// behind the feed's retention: its next request started a full read of two hundred pages. Then, when every held
+    /// set is current and there is room, loads the set of one tenant that has a registry but no set here (a paced
+    /// full read, <see cref="PacedTableScan"/>): a tenant that publishes has its set loaded while it is small and
+    /// followed from then on, instead of read whole on its first request, and a process that starts beside a large
+    /// fleet reads it once in the background rather than on the first requests' path. A set loaded so is the least
+    /// recently used until a request uses it.
     /// </summary>
     public async Task CatchUpAsync(CancellationToken cancellationToken)
+    {
+        await CatchUpHeldAsync(cancellationToken).ConfigureAwait(false);
+        if (_sets.Count >= _maxTenants || Interlocked.Read(ref _names) >= _maxNames || _storage.OutageBreaker.IsOpen(_time.GetUtcNow()))
+        {
+            return;
+        }
+
+        foreach (var tenant in _epochs.Tenants())
+        {
+            if (_sets.ContainsKey(tenant) || string.IsNullOrEmpty(_epochs.Current(tenant)))
+            {
+                continue;
+            }
+
+            try
+            {
+                await Load(tenant, _epochs.Current(tenant), touch: false).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is Azure.RequestFailedException || StorageFaults.IsTransient(e, cancellationToken))
+            {
+                // The next round tries again.
+            }
+
+            // One a round: each is a scan.
+            return;
+        }
+    }
+
+    private async Task CatchUpHeldAsync(CancellationToken cancellationToken)
     {
         var feedCovers = (RegistryNameFeed.Retention - RegistryNameFeed.ClockMargin).Ticks;
         foreach (var (tenant, held) in _sets)
@@ -281,11 +315,11 @@ public sealed class ModelNameIndex
             return updated;
         }
 
-        return await LoadAllAsync(tenant, epoch, nowTicks).ConfigureAwait(false);
+        return await LoadAllAsync(tenant, epoch, nowTicks, touch).ConfigureAwait(false);
     }
 
     /// <summary>One range query of the tenant's registry partitions; the epoch is the one current before it started.</summary>
-    private async Task<Entry> LoadAllAsync(string tenant, string? epoch, long nowTicks)
+    private async Task<Entry> LoadAllAsync(string tenant, string? epoch, long nowTicks, bool touch)
     {
         var started = _time.GetTimestamp();
         var prefix = tenant + "~";
@@ -310,7 +344,8 @@ public sealed class ModelNameIndex
 
         var entry = new Entry(ModelNameSet.FromHashes(hashes, _seed), epoch, started, new ReadBudget(_time, AbsentReadsPerSecond))
         {
-            LastUsed = started,
+            // Loaded ahead of any request (CatchUpAsync): the first to go when room is needed, until a request uses it.
+            LastUsed = touch ? started : 0,
             // Names written to the feed while the rows were read are added by the next update (added twice is added once).
             FeedFromTicks = nowTicks - RegistryNameFeed.ClockMargin.Ticks,
             FullLoadedAtTicks = nowTicks,

@@ -75,6 +75,27 @@ public sealed class RegistryEpochs
         return last.Epochs.TryGetValue(tenant, out var epoch) ? epoch : "";
     }
 
+    /// <summary>
+    /// The tenants whose registry has an epoch, as of the last poll (<see cref="TenantsKey"/> aside); empty when there is
+    /// no recent poll.
+    /// </summary>
+    public IEnumerable<string> Tenants()
+    {
+        var last = Volatile.Read(ref _last);
+        if (last is null || _time.GetElapsedTime(last.StartedAt) > HealthyFor)
+        {
+            yield break;
+        }
+
+        foreach (var key in last.Epochs.Keys)
+        {
+            if (!string.Equals(key, TenantsKey, StringComparison.Ordinal))
+            {
+                yield return key;
+            }
+        }
+    }
+
     /// <summary>On-demand point reads made so far (<see cref="RefreshAsync"/>).</summary>
     public long RefreshReads => Interlocked.Read(ref _refreshReads);
 

@@ -84,10 +84,8 @@ public sealed class NameFeedTests
         await epochs.PollAsync(CancellationToken.None);
         await index.MayExistAsync(tenant, "first", CancellationToken.None);
         await WaitUntilAsync(() => index.Peek(tenant, "first") == true, "the set is loaded");
-
-        // Nothing changed: a catch-up reads nothing.
-        await index.CatchUpAsync(CancellationToken.None);
-        Assert.AreEqual(0, index.FeedReads, "no change, no read");
+        await LoadEverySetAheadAsync(index);
+        var loads = index.Loads;
 
         // Publishes by another writer while no request comes (a bulk publish with no traffic).
         var publisher = new ModelRegistry(storage, cache, new RegistryEpochs(storage, TimeProvider.System), TimeProvider.System);
@@ -99,8 +97,43 @@ public sealed class NameFeedTests
         await epochs.PollAsync(CancellationToken.None);
         await index.CatchUpAsync(CancellationToken.None);
         Assert.AreEqual(true, index.Peek(tenant, "bulk4"), "the set has the names published since, with no request for them");
-        Assert.AreEqual(1, index.Loads, "from the feed: the tenant's names were not read in full again");
-        Assert.AreEqual(1, index.FeedReads);
+        Assert.AreEqual(loads, index.Loads, "from the feed: the tenant's names were not read in full again");
+        Assert.IsTrue(index.FeedReads >= 1, "it read the feed");
+    }
+
+    [TestMethod]
+    public async Task ATenantsSet_IsLoadedAhead_OfItsFirstRequest()
+    {
+        const string tenant = "feed-f";
+        var storage = Storage();
+        using var cache = new MemoryCache(new MemoryCacheOptions());
+        var epochs = new RegistryEpochs(storage, TimeProvider.System);
+        var registry = new ModelRegistry(storage, cache, epochs, TimeProvider.System);
+        Assert.IsTrue(await registry.TryInsertFirstAsync(Row(tenant, "published"), CancellationToken.None));
+        var index = new ModelNameIndex(storage, epochs, TimeProvider.System);
+        await epochs.PollAsync(CancellationToken.None);
+        Assert.IsNull(index.Peek(tenant, "published"), "no set before");
+
+        await LoadEverySetAheadAsync(index);
+
+        Assert.AreEqual(true, index.Peek(tenant, "published"), "loaded with no request for the tenant");
+        Assert.AreEqual(false, index.Peek(tenant, "made-up"));
+    }
+
+    /// <summary>Catch-up rounds until a round loads nothing more (one set a round; other tests' tenants share this Azurite).</summary>
+    private static async Task LoadEverySetAheadAsync(ModelNameIndex index)
+    {
+        for (var round = 0; round < 100; round++)
+        {
+            var before = index.Loads;
+            await index.CatchUpAsync(CancellationToken.None);
+            if (index.Loads == before)
+            {
+                return;
+            }
+        }
+
+        Assert.Fail("catch-up rounds kept loading sets");
     }
 
     [TestMethod]

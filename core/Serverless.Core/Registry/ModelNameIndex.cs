@@ -237,14 +237,15 @@ public sealed class ModelNameIndex
 
         foreach (var tenant in _epochs.Tenants())
         {
-            if (_sets.ContainsKey(tenant) || string.IsNullOrEmpty(_epochs.Current(tenant)))
+            var epoch = _epochs.Current(tenant);
+            if (_sets.ContainsKey(tenant) || string.IsNullOrEmpty(epoch))
             {
                 continue;
             }
 
             try
             {
-                await Load(tenant, _epochs.Current(tenant), touch: false).WaitAsync(cancellationToken).ConfigureAwait(false);
+                await Load(tenant, epoch, touch: false).WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is Azure.RequestFailedException || StorageFaults.IsTransient(e, cancellationToken))
             {

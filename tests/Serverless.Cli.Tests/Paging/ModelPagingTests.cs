@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Serverless.Cli.Cluster;
+using Serverless.Cli.Tests.Cluster;
 using Serverless.Cli.Commands;
 using Serverless.Core.Naming;
 using Serverless.Core.Observability;
@@ -47,10 +48,7 @@ public sealed class ModelPagingTests
     public static async Task StartAsync(TestContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var tools = Azurite.ToolsDirectory();
-        await Azurite.EnsureInstalledAsync(tools, Console.WriteLine, CancellationToken.None);
-        var log = Path.Combine(Path.GetTempPath(), "paging-azurite-" + Guid.NewGuid().ToString("N")[..8] + ".log");
-        s_azurite = await Azurite.StartAsync(tools, null, log, CancellationToken.None);
+        s_azurite = await TestAzurite.StartAsync("paging");
         s_services = CliServices.Create(s_azurite.ConnectionString);
         await Storage.EnsureCreatedAsync(CancellationToken.None);
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Serverless.Cli.Cluster;
+using Serverless.Cli.Tests.Cluster;
 using Serverless.Core.Naming;
 using Serverless.Core.Registry;
 using Serverless.Core.Storage;
@@ -22,10 +23,7 @@ public sealed class NameFeedTests
     public static async Task StartAsync(TestContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var tools = Azurite.ToolsDirectory();
-        await Azurite.EnsureInstalledAsync(tools, Console.WriteLine, CancellationToken.None);
-        var log = Path.Combine(Path.GetTempPath(), "namefeed-azurite-" + Guid.NewGuid().ToString("N")[..8] + ".log");
-        s_azurite = await Azurite.StartAsync(tools, null, log, CancellationToken.None);
+        s_azurite = await TestAzurite.StartAsync("namefeed");
         s_connectionString = s_azurite.ConnectionString;
         var storage = Storage();
         await storage.EnsureCreatedAsync(CancellationToken.None);

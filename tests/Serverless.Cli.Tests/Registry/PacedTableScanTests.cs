@@ -1,6 +1,7 @@
 using Azure.Data.Tables;
 using Microsoft.Extensions.Options;
 using Serverless.Cli.Cluster;
+using Serverless.Cli.Tests.Cluster;
 using Serverless.Core.Storage;
 
 namespace Serverless.Cli.Tests.Registry;
@@ -18,10 +19,7 @@ public sealed class PacedTableScanTests
     public static async Task StartAsync(TestContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var tools = Azurite.ToolsDirectory();
-        await Azurite.EnsureInstalledAsync(tools, Console.WriteLine, CancellationToken.None);
-        var log = Path.Combine(Path.GetTempPath(), "paced-azurite-" + Guid.NewGuid().ToString("N")[..8] + ".log");
-        s_azurite = await Azurite.StartAsync(tools, null, log, CancellationToken.None);
+        s_azurite = await TestAzurite.StartAsync("paced");
     }
 
     [ClassCleanup]

@@ -21,6 +21,9 @@ public sealed class DropPublisher
     /// </summary>
     private static readonly TimeSpan[] PollIntervals = [TimeSpan.FromMilliseconds(25), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200)];
 
+    /// <summary>The longest first wait, however slow recent verdicts were: a slow one is then read every 200 ms.</summary>
+    private static readonly TimeSpan MaxFirstWait = TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// How long this publisher's recent verdicts took from the drop (a moving average, in stopwatch ticks; 0 before the
     /// first). The first read of a verdict waits three quarters of it: a folder of 100,000 models, 32 in flight, saw
@@ -145,7 +148,7 @@ public sealed class DropPublisher
         var firstWait = Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _typicalVerdictTicks) * 3 / 4);
         if (firstWait > PollIntervals[0])
         {
-            await Task.Delay(firstWait < PollIntervals[^1] * 5 ? firstWait : PollIntervals[^1] * 5, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(firstWait < MaxFirstWait ? firstWait : MaxFirstWait, cancellationToken).ConfigureAwait(false);
         }
 
         for (var poll = 0; ; poll++)
